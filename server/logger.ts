@@ -1,0 +1,47 @@
+/**
+ * Structured JSON logs, one object per line on stdout. Callers pass facts, never secrets: no
+ * password-equivalent, key, token, TOTP secret, OPAQUE message or recovery code goes in a field.
+ */
+import type { LogLevel } from "./config.js";
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+export function createLogger(
+  level: LogLevel = "info",
+  write: (line: string) => void = (line) => process.stdout.write(line + "\n"),
+  base: LogFields = {},
+): Logger {
+  const emit = (at: LogLevel, msg: string, fields?: LogFields) => {
+    if (ORDER[at] < ORDER[level]) return;
+    write(JSON.stringify({ time: new Date().toISOString(), level: at, msg, ...base, ...fields }, errorReplacer));
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+    child: (fields) => createLogger(level, write, { ...base, ...fields }),
+  };
+}
+
+/** Errors are logged by name, message and code; stacks only at debug level would still be server-side only. */
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return { name: value.name, message: value.message, ...(code !== undefined ? { code } : {}) };
+  }
+  return value;
+}
+
+/** A logger that drops everything; for tests. */
+export const silentLogger: Logger = createLogger("error", () => {});

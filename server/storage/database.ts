@@ -1,0 +1,105 @@
+/**
+ * The database's shape as kysely sees it: one interface per table, composed into `Database`.
+ * Migrations in `migrations/` create exactly this; change both together.
+ *
+ * bytea columns come back as `Buffer` from pg and `Uint8Array` from PGlite: treat them as Uint8Array.
+ * Times are always written from the application clock, never from SQL `now()`.
+ */
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from "kysely";
+
+type Timestamp = ColumnType<Date, Date, Date>;
+type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
+type Bytes = ColumnType<Uint8Array, Uint8Array, Uint8Array>;
+
+export type UserStatus = "pending" | "active";
+
+/** An account. Pending until TOTP enrollment is confirmed; a pending row past `enrollment_expires_at` does not exist for any query. */
+export interface UsersTable {
+  id: Generated<string>;
+  /** Normalized (NFKC, lower-case); unique. */
+  username: string;
+  status: UserStatus;
+  /** Serialized OPAQUE RegistrationRecord: not a password hash, useless without the OPRF seed. */
+  opaque_record: Bytes;
+  created_at: Timestamp;
+  activated_at: NullableTimestamp;
+  /** Pending accounts only: when the account and its enrollment token stop existing. */
+  enrollment_expires_at: NullableTimestamp;
+  /** SHA-256 of the enrollment token (the token itself is never stored). */
+  enrollment_token_hash: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** Wrong codes given during enrollment; at the limit the enrollment token is burnt. */
+  enrollment_failed_attempts: ColumnType<number, number | undefined, number>;
+  /** AES-256-GCM (iv ‖ ciphertext ‖ tag) of the TOTP secret. */
+  totp_secret_encrypted: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** The last TOTP time step accepted; a step is accepted once (RFC 6238 §5.2). */
+  totp_last_used_step: ColumnType<string | null, number | string | null | undefined, number | string | null>;
+}
+
+/** Single-use recovery codes, stored only as hashes. */
+export interface RecoveryCodesTable {
+  id: Generated<string>;
+  user_id: string;
+  code_hash: Bytes;
+  created_at: Timestamp;
+  used_at: NullableTimestamp;
+}
+
+/** One logged-in device. Live while not revoked and not past `expires_at` (the absolute lifetime). */
+export interface SessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  device_name: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  last_refreshed_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  /** Why it ended: logout, revoked, refresh_reuse, ... */
+  revoked_reason: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** Every refresh token issued, as a chain per session: each records the token it replaced. */
+export interface RefreshTokensTable {
+  /** The token's `jti` claim. */
+  id: string;
+  session_id: string;
+  /** 0 for the first token of a session, +1 per rotation. */
+  generation: number;
+  /** SHA-256 of the token string. */
+  token_hash: Bytes;
+  /** The token this one replaced (null for the first). */
+  replaces_id: ColumnType<string | null, string | null | undefined, string | null>;
+  issued_at: Timestamp;
+  expires_at: Timestamp;
+  /** Set once, atomically, when the token is exchanged (UPDATE … WHERE used_at IS NULL). */
+  used_at: NullableTimestamp;
+}
+
+/** What happened, when, from where. Never a secret. */
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: Timestamp;
+  event: string;
+  user_id: ColumnType<string | null, string | null | undefined, string | null>;
+  session_id: ColumnType<string | null, string | null | undefined, string | null>;
+  username: ColumnType<string | null, string | null | undefined, string | null>;
+  ip: ColumnType<string | null, string | null | undefined, string | null>;
+  user_agent: ColumnType<string | null, string | null | undefined, string | null>;
+  details: ColumnType<Record<string, unknown>, string | undefined, string>;
+}
+
+export interface Database {
+  users: UsersTable;
+  recovery_codes: RecoveryCodesTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  audit_log: AuditLogTable;
+}
+
+export type Db = Kysely<Database>;
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+export type AuditLogRow = Selectable<AuditLogTable>;
