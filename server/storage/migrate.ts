@@ -3,6 +3,7 @@
  * (rather than read from a folder) so they work the same under tsx, vitest and a bundle.
  * To change the schema: add `migrations/NNNN-name.ts` and a line below; never edit a shipped one.
  */
+import { sql } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
 import type { Db } from "./database.js";
 import * as m0001 from "./migrations/0001-initial.js";
@@ -14,7 +15,14 @@ const MIGRATIONS: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider });
+  // kysely looks for its bookkeeping tables in EVERY schema unless told which one: with a
+  // `kysely_migration` table elsewhere in the database (another app, another test schema) it would
+  // skip creating its own and then fail. Pin it to the schema the tables go to: the current one
+  // (`public` by default, or the first schema of a configured search_path).
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  const schema = rows[0]?.schema;
+  if (!schema) throw new Error("migration failed: the search_path names no existing schema; create it first");
+  const migrator = new Migrator({ db, provider, migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";

@@ -9,8 +9,27 @@ import { Kysely, PGliteDialect, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { Database, Db } from "./database.js";
 
-// bigint (int8) columns come back as strings from pg by default; PGlite returns numbers for
-// values in range. Both are handled by callers through Number(); nothing here relies on either.
+// Both drivers are made to return the same JavaScript types, so code tested on PGlite behaves the
+// same on PostgreSQL:
+// - bytea -> a plain Uint8Array (pg would give a Buffer, whose toString()/equals() differ).
+// - int8 (bigint, bigserial) -> a decimal string, as `database.ts` declares (pg's default; PGlite
+//   would give a number, or a BigInt past 2^53). Callers convert with Number() where in range.
+// - timestamptz -> Date (millisecond precision; times are written from Dates, so nothing is lost).
+const BYTEA_OID = 17;
+const INT8_OID = 20;
+
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser(oid, format) {
+    if (oid === BYTEA_OID && format !== "binary") {
+      const parseBuffer = pg.types.getTypeParser(BYTEA_OID, "text") as (text: string) => Buffer;
+      // A copy: the parsed Buffer may live in Node's shared pool.
+      return (text: string) => new Uint8Array(parseBuffer(text));
+    }
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+const pgliteParsers = { [INT8_OID]: (text: string) => text };
 
 export type DatabaseTarget =
   | { kind: "postgres"; url: string; maxConnections?: number }
@@ -32,6 +51,7 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
       connectionTimeoutMillis: 5_000,
       // Fail fast instead of hanging a request forever when the server stops answering.
       query_timeout: 15_000,
+      types: pgTypes,
     });
     // An idle client losing its connection (PostgreSQL restarted) must not crash the process;
     // the pool replaces it and queries in flight fail with an error mapped to Unavailable.
@@ -43,9 +63,9 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
   let pglite: PGlite;
   if (target.kind === "embedded") {
     mkdirSync(target.dataDir, { recursive: true, mode: 0o700 });
-    pglite = new PGlite(target.dataDir);
+    pglite = new PGlite(target.dataDir, { parsers: pgliteParsers });
   } else {
-    pglite = new PGlite();
+    pglite = new PGlite({ parsers: pgliteParsers });
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
   return {

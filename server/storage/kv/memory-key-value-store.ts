@@ -6,6 +6,7 @@
  * Expiry is lazy (checked on access) plus a periodic sweep, so memory stays bounded without a timer
  * per key. Operations are synchronous inside one event-loop turn, which makes them atomic.
  */
+import type { Logger } from "../../logger.js";
 import type { KeyValueStore } from "./key-value-store.js";
 
 interface Entry {
@@ -21,15 +22,21 @@ export class MemoryKeyValueStore implements KeyValueStore {
   readonly #subscribers = new Map<string, Set<(message: string) => void>>();
   readonly #sweep: NodeJS.Timeout;
   readonly #nowMs: () => number;
+  readonly #logger: Logger | undefined;
 
-  /** `nowMs` is injectable so tests can move time; it defaults to the wall clock. */
-  constructor(options: { nowMs?: () => number; sweepIntervalMs?: number } = {}) {
+  /**
+   * `nowMs` is injectable so tests can move time; it defaults to the wall clock. `logger` receives
+   * errors thrown by subscription handlers.
+   */
+  constructor(options: { nowMs?: () => number; sweepIntervalMs?: number; logger?: Logger } = {}) {
     this.#nowMs = options.nowMs ?? Date.now;
+    this.#logger = options.logger;
     this.#sweep = setInterval(() => this.#removeExpired(), options.sweepIntervalMs ?? 30_000);
     this.#sweep.unref();
   }
 
   async set(key: string, value: Uint8Array | string, ttlMs: number, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+    requirePositiveMs(ttlMs, "ttlMs");
     if (options.onlyIfAbsent && this.#live(key) !== undefined) return false;
     const bytes = typeof value === "string" ? encoder.encode(value) : Uint8Array.from(value);
     this.#entries.set(key, { value: bytes, expiresAtMs: this.#nowMs() + ttlMs });
@@ -55,6 +62,7 @@ export class MemoryKeyValueStore implements KeyValueStore {
   }
 
   async increment(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }> {
+    requirePositiveMs(windowMs, "windowMs");
     const now = this.#nowMs();
     let counter = this.#counters.get(key);
     if (!counter || counter.expiresAtMs <= now) {
@@ -68,7 +76,14 @@ export class MemoryKeyValueStore implements KeyValueStore {
   async publish(channel: string, message: string): Promise<void> {
     for (const handler of this.#subscribers.get(channel) ?? []) {
       // Delivered asynchronously, as Redis would: a publisher never runs subscriber code inline.
-      queueMicrotask(() => handler(message));
+      // A throwing handler must neither starve the others nor escape as an uncaught exception.
+      queueMicrotask(() => {
+        try {
+          handler(message);
+        } catch (error) {
+          this.#logger?.error("subscription handler failed", { channel, error });
+        }
+      });
     }
   }
 
@@ -111,4 +126,9 @@ export class MemoryKeyValueStore implements KeyValueStore {
     for (const [key, entry] of this.#entries) if (entry.expiresAtMs <= now) this.#entries.delete(key);
     for (const [key, counter] of this.#counters) if (counter.expiresAtMs <= now) this.#counters.delete(key);
   }
+}
+
+/** Same rule as Redis (which rejects a zero or negative expiry): a caller's bug, not bad input. */
+function requirePositiveMs(ms: number, name: string): void {
+  if (!Number.isFinite(ms) || ms <= 0) throw new TypeError(`${name} must be a positive number of milliseconds, got ${ms}`);
 }

@@ -1,0 +1,98 @@
+/**
+ * The audit log: what happened to which account, when, from where. Written in the same transaction
+ * as the change it describes (pass the transaction as `db`), so the log and the data never disagree.
+ *
+ * THE RULE: nothing secret goes in. No password-equivalent, OPAQUE message or record, key, token,
+ * token hash, TOTP secret, TOTP or recovery code, cookie or Authorization header, in any field.
+ * `details` holds flat facts (a reason, a device name, a count, a token's id). To make a slip
+ * loud rather than silent, `details` takes only strings, numbers, booleans and null (no bytes,
+ * no nested objects), and a key that names a secret (see SECRET_KEY_PATTERN) throws TypeError:
+ * every call site is exercised by tests, so such a bug never reaches production.
+ *
+ * Client-supplied strings (username, IP, user agent, detail values) are cut to a bounded length so
+ * a hostile client cannot grow rows without limit.
+ */
+import type { Db } from "./database.js";
+
+export type AuditEvent =
+  | "account.registered"
+  | "enrollment.confirmed"
+  | "enrollment.expired"
+  | "login.succeeded"
+  | "login.failed"
+  | "login.locked_out"
+  | "session.created"
+  | "session.refreshed"
+  | "session.refresh_reuse_detected"
+  | "session.revoked"
+  | "session.logged_out";
+
+/** Flat facts only; see the rule above. */
+export type AuditDetails = Record<string, string | number | boolean | null>;
+
+export interface AuditEntry {
+  /** From the application clock. */
+  at: Date;
+  event: AuditEvent;
+  userId?: string | null;
+  sessionId?: string | null;
+  /** Normalized username (for failed logins: the name that was tried, which may not exist). */
+  username?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  details?: AuditDetails;
+}
+
+/**
+ * Detail keys that name a secret, or come close enough to be refused. Identifiers are fine under
+ * names that avoid these words: a token's id is `jti`, a key's id is `kid`, a failure is `reason`.
+ */
+export const SECRET_KEY_PATTERN = /password|passphrase|secret|token|code|otp|seed|private|key|ke[123]|record|envelope|cookie|authorization|hash/i;
+
+const MAX_USERNAME_CHARS = 128;
+const MAX_IP_CHARS = 64;
+const MAX_USER_AGENT_CHARS = 512;
+const MAX_DETAIL_STRING_CHARS = 512;
+
+export async function recordAudit(db: Db, entry: AuditEntry): Promise<void> {
+  await recordAudits(db, [entry]);
+}
+
+/** Several entries in one statement (e.g. one per account a sweep removed). */
+export async function recordAudits(db: Db, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await db
+    .insertInto("audit_log")
+    .values(
+      entries.map((entry) => ({
+        at: entry.at,
+        event: entry.event,
+        user_id: entry.userId ?? null,
+        session_id: entry.sessionId ?? null,
+        username: truncate(entry.username, MAX_USERNAME_CHARS),
+        ip: truncate(entry.ip, MAX_IP_CHARS),
+        user_agent: truncate(entry.userAgent, MAX_USER_AGENT_CHARS),
+        details: JSON.stringify(checkedDetails(entry.details ?? {})),
+      })),
+    )
+    .execute();
+}
+
+function checkedDetails(details: AuditDetails): AuditDetails {
+  const out: AuditDetails = {};
+  for (const [key, value] of Object.entries(details)) {
+    if (SECRET_KEY_PATTERN.test(key)) {
+      throw new TypeError(`audit detail "${key}" looks like a secret; secrets never go in the audit log`);
+    }
+    if (value !== null && !["string", "number", "boolean"].includes(typeof value)) {
+      throw new TypeError(`audit detail "${key}" must be a string, number, boolean or null`);
+    }
+    out[key] = typeof value === "string" ? truncate(value, MAX_DETAIL_STRING_CHARS) : value;
+  }
+  return out;
+}
+
+function truncate(value: string | null | undefined, maxChars: number): string | null {
+  if (value === undefined || value === null) return null;
+  return value.length > maxChars ? value.slice(0, maxChars) : value;
+}
