@@ -1,0 +1,194 @@
+/**
+ * RefreshSession: a refresh token is exchanged once for a new pair.
+ *
+ * Single use is enforced by PostgreSQL: `UPDATE refresh_tokens SET used_at = now WHERE id = jti
+ * AND used_at IS NULL RETURNING` lets exactly one caller through; concurrent callers block on the
+ * row lock and then find it used. The new refresh token's row records `replaces_id`, in the same
+ * transaction that sets last_refreshed_at on a session that is still live (a revocation committed
+ * first makes that update match nothing, and the rotation rolls back).
+ *
+ * Presenting a used token again:
+ *  - within `refreshReuseGraceSeconds` of its use (two tabs, a retry after a lost response): the
+ *    SAME successor pair, re-signed byte for byte from the successor's row (see session-tokens.ts);
+ *  - later: theft. One of two parties holding that token chain is an attacker and we cannot tell
+ *    which, so the whole session is revoked, `session.refresh_reuse_detected` audited, and the
+ *    caller refused (TOKEN_REUSED).
+ */
+import { randomUUID, timingSafeEqual } from "node:crypto";
+import type { Clock } from "../clock.js";
+import type { Config } from "../config.js";
+import { unauthenticated } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { recordAudit } from "../storage/audit-log.js";
+import type { Db } from "../storage/database.js";
+import type { RequestMeta } from "../transport/request-meta.js";
+import type { Revocations } from "./revocation.js";
+import type { SessionCache } from "./session-cache.js";
+import { sessionState, type SessionRecord } from "./session-record.js";
+import { findSession } from "./session-store.js";
+import { tokenHash, type SessionTokens, type TokenPairTokens } from "./session-tokens.js";
+
+export interface RefreshDeps {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  config: Config["tokens"];
+  sessionTokens: SessionTokens;
+  cache: SessionCache;
+  revocations: Revocations;
+}
+
+export interface Refreshed {
+  session: SessionRecord;
+  tokens: TokenPairTokens;
+  /** True when this is the successor pair handed out again within the grace period. */
+  repeated: boolean;
+}
+
+/** Rolls the rotation back when the session is no longer live. */
+class SessionNotLive extends Error {}
+
+export async function refreshSession(deps: RefreshDeps, presented: string, meta: RequestMeta): Promise<Refreshed> {
+  const claims = await deps.sessionTokens.verifyRefresh(presented);
+  const jti = claims.token.jti;
+  const hash = tokenHash(presented);
+  const now = deps.clock.now();
+
+  let rotated: { session: SessionRecord; tokens: TokenPairTokens } | null;
+  try {
+    rotated = await deps.db.transaction().execute(async (trx) => {
+      const spent = await trx
+        .updateTable("refresh_tokens")
+        .set({ used_at: now })
+        .where("id", "=", jti)
+        .where("session_id", "=", claims.sessionId)
+        .where("token_hash", "=", hash)
+        .where("used_at", "is", null)
+        .returning(["generation"])
+        .executeTakeFirst();
+      if (!spent) return null;
+
+      const row = await trx
+        .updateTable("sessions")
+        .set({ last_refreshed_at: now })
+        .where("id", "=", claims.sessionId)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new SessionNotLive();
+      const { username } = await trx.selectFrom("users").select("username").where("id", "=", row.user_id).executeTakeFirstOrThrow();
+      const session: SessionRecord = {
+        id: row.id,
+        userId: row.user_id,
+        username,
+        deviceName: row.device_name,
+        createdAt: row.created_at,
+        expiresAt: row.expires_at,
+        lastRefreshedAt: row.last_refreshed_at,
+        revokedAt: null,
+      };
+      const generation = spent.generation + 1;
+      const tokens = await deps.sessionTokens.issuePair(
+        { sessionId: session.id, userId: session.userId, username, sessionExpiresAt: session.expiresAt },
+        { jti: randomUUID(), generation, issuedAt: now },
+      );
+      await trx
+        .insertInto("refresh_tokens")
+        .values({
+          id: tokens.refresh.jti,
+          session_id: session.id,
+          generation,
+          token_hash: tokenHash(tokens.refresh.token),
+          replaces_id: jti,
+          issued_at: tokens.refresh.issuedAt,
+          expires_at: tokens.refresh.expiresAt,
+        })
+        .execute();
+      await recordAudit(trx, {
+        at: now,
+        event: "session.refreshed",
+        userId: session.userId,
+        sessionId: session.id,
+        username,
+        ip: meta.ip,
+        userAgent: meta.userAgent,
+        details: { generation, jti: tokens.refresh.jti, replaces_jti: jti },
+      });
+      return { session, tokens };
+    });
+  } catch (error) {
+    if (error instanceof SessionNotLive) throw await notLiveError(deps.db, claims.sessionId, now);
+    throw error;
+  }
+
+  if (rotated) {
+    // Best effort (PostgreSQL already has it): the cached copy gets the new last_refreshed_at.
+    await deps.cache.replace(rotated.session).catch((error: unknown) => deps.logger.warn("could not update a cached session", { error }));
+    return { ...rotated, repeated: false };
+  }
+  return presentedAgain(deps, { jti, sessionId: claims.sessionId, hash, now, meta });
+}
+
+/** Why a session can no longer be refreshed, as the caller is told. */
+async function notLiveError(db: Db, sessionId: string, now: Date) {
+  const session = await findSession(db, sessionId);
+  return unauthenticated(session !== null && sessionState(session, now) === "expired" ? "TOKEN_EXPIRED" : "TOKEN_REVOKED");
+}
+
+/** A validly signed refresh token that could not be spent: unknown, or used before. */
+async function presentedAgain(
+  deps: RefreshDeps,
+  p: { jti: string; sessionId: string; hash: Buffer; now: Date; meta: RequestMeta },
+): Promise<Refreshed> {
+  const used = await deps.db.selectFrom("refresh_tokens").selectAll().where("id", "=", p.jti).executeTakeFirst();
+  if (!used || used.session_id !== p.sessionId || used.used_at === null || !sameBytes(used.token_hash, p.hash)) {
+    throw unauthenticated("TOKEN_INVALID");
+  }
+  const session = await findSession(deps.db, p.sessionId);
+  if (session === null) throw unauthenticated("TOKEN_REVOKED");
+  const state = sessionState(session, p.now);
+  if (state === "revoked") throw unauthenticated("TOKEN_REVOKED");
+  if (state === "expired") throw unauthenticated("TOKEN_EXPIRED");
+
+  const sinceUseMs = p.now.getTime() - used.used_at.getTime();
+  if (sinceUseMs <= deps.config.refreshReuseGraceSeconds * 1000) {
+    const successor = await deps.db.selectFrom("refresh_tokens").selectAll().where("replaces_id", "=", p.jti).executeTakeFirst();
+    if (successor) {
+      const tokens = await deps.sessionTokens.issuePair(
+        { sessionId: session.id, userId: session.userId, username: session.username, sessionExpiresAt: session.expiresAt },
+        { jti: successor.id, generation: successor.generation, issuedAt: successor.issued_at },
+      );
+      if (!sameBytes(successor.token_hash, tokenHash(tokens.refresh.token))) {
+        // Only a signing-key change within the grace period gets here; the re-signed token would
+        // not be accepted later, so the caller is better off logging in again.
+        deps.logger.warn("a successor refresh token could not be reproduced", { sessionId: session.id });
+        throw unauthenticated("TOKEN_INVALID");
+      }
+      return { session, tokens, repeated: true };
+    }
+  }
+
+  // Reuse after the grace: the whole session is revoked, audited in the same transaction.
+  await deps.revocations.revoke({
+    sessionIds: [session.id],
+    reason: "refresh_reuse",
+    alsoAnnounce: [session.id],
+    audit: (trx) =>
+      recordAudit(trx, {
+        at: p.now,
+        event: "session.refresh_reuse_detected",
+        userId: session.userId,
+        sessionId: session.id,
+        username: session.username,
+        ip: p.meta.ip,
+        userAgent: p.meta.userAgent,
+        details: { jti: p.jti, generation: used.generation, seconds_since_use: Math.floor(sinceUseMs / 1000) },
+      }),
+  });
+  throw unauthenticated("TOKEN_REUSED");
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,142 @@
+/**
+ * cypher.session.v1.SessionService: request validation, the protobuf mapping, cookies and the
+ * audit trail around the domain steps in this folder. See session-module.ts for the wiring.
+ *
+ * Conventions decided here:
+ *  - an empty required field (login_token, access_token, session_id) is InvalidArgument;
+ *  - no credential at all where one is needed (no Bearer header; RefreshSession with an empty
+ *    refresh_token and no refresh cookie) is Unauthenticated TOKEN_INVALID, like a bad one;
+ *  - browser cookie mode (`x-cypher-client: web`): see refresh-cookie.ts.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { PublicKeySchema, type SessionService } from "../../gen/cypher/session/v1/session_pb.js";
+import type { Clock } from "../clock.js";
+import { invalidArgument, notFound, unauthenticated } from "../errors.js";
+import { recordAudit } from "../storage/audit-log.js";
+import type { Db } from "../storage/database.js";
+import type { TokenService } from "../tokens/token-service.js";
+import { requestMeta } from "../transport/request-meta.js";
+import { bearerToken } from "./bearer.js";
+import { createSession, type CreateSessionDeps } from "./create-session.js";
+import { normalizeDeviceName } from "./device-name.js";
+import { clearRefreshCookie, isWebClient, refreshTokenFromCookie, setRefreshCookie } from "./refresh-cookie.js";
+import { refreshSession, type RefreshDeps } from "./refresh-rotation.js";
+import type { Revocations } from "./revocation.js";
+import { parseSecondFactor } from "./second-factor.js";
+import type { Authenticated, SessionAuthenticator } from "./session-authenticator.js";
+import { sessionMessage, tokenPairMessage } from "./session-messages.js";
+import { isUuid } from "./session-record.js";
+import { listLiveSessions } from "./session-store.js";
+import type { TokenPairTokens } from "./session-tokens.js";
+
+export interface SessionServiceDeps {
+  db: Db;
+  clock: Clock;
+  tokens: TokenService;
+  authenticator: SessionAuthenticator;
+  revocations: Revocations;
+  create: CreateSessionDeps;
+  refresh: RefreshDeps;
+}
+
+export function createSessionService(deps: SessionServiceDeps): ServiceImpl<typeof SessionService> {
+  const authenticateBearer = (ctx: HandlerContext): Promise<Authenticated> => deps.authenticator.authenticate(bearerToken(ctx.requestHeader));
+
+  /** The pair as the client gets it: in browser mode the refresh token travels as a cookie. */
+  const deliverPair = (ctx: HandlerContext, tokens: TokenPairTokens) => {
+    const web = isWebClient(ctx.requestHeader);
+    if (web) setRefreshCookie(ctx.responseHeader, tokens.refresh.token, tokens.refresh.expiresAt, deps.clock.now());
+    return tokenPairMessage(tokens, !web);
+  };
+
+  return {
+    async createSession(req, ctx) {
+      if (req.loginToken === "") throw invalidArgument({ field: "login_token", description: "is required" });
+      const factor = parseSecondFactor(req.secondFactor);
+      const deviceName = normalizeDeviceName(req.deviceName);
+      const { session, tokens } = await createSession(deps.create, {
+        loginToken: req.loginToken,
+        factor,
+        deviceName,
+        meta: requestMeta(ctx),
+      });
+      return { session: sessionMessage(session, true), tokens: deliverPair(ctx, tokens) };
+    },
+
+    async verifySession(req) {
+      if (req.accessToken === "") throw invalidArgument({ field: "access_token", description: "is required" });
+      const { session } = await deps.authenticator.authenticate(req.accessToken);
+      return { session: sessionMessage(session, true) };
+    },
+
+    async refreshSession(req, ctx) {
+      const presented = req.refreshToken !== "" ? req.refreshToken : isWebClient(ctx.requestHeader) ? refreshTokenFromCookie(ctx.requestHeader) : null;
+      if (presented === null) throw unauthenticated("TOKEN_INVALID");
+      const { session, tokens } = await refreshSession(deps.refresh, presented, requestMeta(ctx));
+      return { session: sessionMessage(session, true), tokens: deliverPair(ctx, tokens) };
+    },
+
+    async logout(req, ctx) {
+      const { session } = await authenticateBearer(ctx);
+      const meta = requestMeta(ctx);
+      await deps.revocations.revoke({
+        sessionIds: req.allSessions ? undefined : [session.id],
+        userId: session.userId,
+        reason: req.allSessions ? "logout_all" : "logout",
+        alsoAnnounce: [session.id],
+        audit: (trx, revokedIds) =>
+          recordAudit(trx, {
+            at: deps.clock.now(),
+            event: "session.logged_out",
+            userId: session.userId,
+            sessionId: session.id,
+            username: session.username,
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            details: { all_sessions: req.allSessions, sessions_ended: revokedIds.length },
+          }),
+      });
+      if (isWebClient(ctx.requestHeader)) clearRefreshCookie(ctx.responseHeader);
+      return {};
+    },
+
+    async listSessions(_req, ctx) {
+      const { session: current } = await authenticateBearer(ctx);
+      const sessions = await listLiveSessions(deps.db, current.userId, deps.clock.now());
+      return { sessions: sessions.map((s) => sessionMessage(s, s.id === current.id)) };
+    },
+
+    async revokeSession(req, ctx) {
+      const { session: caller } = await authenticateBearer(ctx);
+      const target = req.sessionId.trim().toLowerCase();
+      if (!isUuid(target)) throw invalidArgument({ field: "session_id", description: "must be a session id (UUID)" });
+      const meta = requestMeta(ctx);
+      // Confined to the caller's account: another account's session id is as unknown as a made-up one.
+      const revoked = await deps.revocations.revoke({
+        sessionIds: [target],
+        userId: caller.userId,
+        reason: "revoked",
+        audit: async (trx, revokedIds) => {
+          if (revokedIds.length === 0) return;
+          await recordAudit(trx, {
+            at: deps.clock.now(),
+            event: "session.revoked",
+            userId: caller.userId,
+            sessionId: target,
+            username: caller.username,
+            ip: meta.ip,
+            userAgent: meta.userAgent,
+            details: { by_session: caller.id },
+          });
+        },
+      });
+      if (revoked.length === 0) throw notFound("session not found");
+      return {};
+    },
+
+    async getPublicKeys() {
+      return { keys: deps.tokens.publicKeys().map((k) => create(PublicKeySchema, k)) };
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The sessions table: PostgreSQL is the truth about whether a session is live. Plain functions
+ * taking the database (or a transaction) first, as kysely's example repositories do. Every time
+ * comes from the caller (the application clock), never from SQL `now()`.
+ */
+import type { Db, SessionRow } from "../storage/database.js";
+import type { SessionRecord } from "./session-record.js";
+
+/** Why a session ended (sessions.revoked_reason). */
+export type RevocationReason = "logout" | "logout_all" | "revoked" | "refresh_reuse";
+
+function toRecord(row: SessionRow & { username: string }): SessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    username: row.username,
+    deviceName: row.device_name,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastRefreshedAt: row.last_refreshed_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function selectSessions(db: Db) {
+  return db
+    .selectFrom("sessions")
+    .innerJoin("users", "users.id", "sessions.user_id")
+    .selectAll("sessions")
+    .select("users.username");
+}
+
+export async function findSession(db: Db, sessionId: string): Promise<SessionRecord | null> {
+  const row = await selectSessions(db).where("sessions.id", "=", sessionId).executeTakeFirst();
+  return row ? toRecord(row) : null;
+}
+
+/** The account's live sessions, newest first. */
+export async function listLiveSessions(db: Db, userId: string, now: Date): Promise<SessionRecord[]> {
+  const rows = await selectSessions(db)
+    .where("sessions.user_id", "=", userId)
+    .where("sessions.revoked_at", "is", null)
+    .where("sessions.expires_at", ">", now)
+    .orderBy("sessions.created_at", "desc")
+    .orderBy("sessions.id", "desc")
+    .execute();
+  return rows.map(toRecord);
+}
+
+export async function insertSession(
+  db: Db,
+  session: { id: string; userId: string; deviceName: string; createdAt: Date; expiresAt: Date },
+): Promise<void> {
+  await db
+    .insertInto("sessions")
+    .values({
+      id: session.id,
+      user_id: session.userId,
+      device_name: session.deviceName,
+      created_at: session.createdAt,
+      expires_at: session.expiresAt,
+    })
+    .execute();
+}
+
+/**
+ * Marks live sessions revoked; rows already revoked or past their lifetime do not change. `userId` confines the update to one
+ * account's sessions (RevokeSession must never touch another account's). Returns the ids revoked.
+ */
+export async function revokeSessions(
+  db: Db,
+  params: { sessionIds?: string[]; userId?: string; reason: RevocationReason; at: Date },
+): Promise<string[]> {
+  if (params.sessionIds !== undefined && params.sessionIds.length === 0) return [];
+  if (params.sessionIds === undefined && params.userId === undefined) throw new TypeError("revokeSessions needs sessionIds or userId");
+  let query = db
+    .updateTable("sessions")
+    .set({ revoked_at: params.at, revoked_reason: params.reason })
+    .where("revoked_at", "is", null)
+    .where("expires_at", ">", params.at);
+  if (params.sessionIds !== undefined) query = query.where("id", "in", params.sessionIds);
+  if (params.userId !== undefined) query = query.where("user_id", "=", params.userId);
+  const rows = await query.returning("id").execute();
+  return rows.map((r) => r.id);
+}
+
+export async function touchSessionRefreshed(db: Db, sessionId: string, at: Date): Promise<void> {
+  await db.updateTable("sessions").set({ last_refreshed_at: at }).where("id", "=", sessionId).execute();
+}
