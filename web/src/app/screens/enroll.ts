@@ -1,0 +1,153 @@
+/**
+ * Registration, step 2 of 3: the authenticator. The QR code arrives as PNG bytes and is shown
+ * through a blob: URL (the CSP allows img-src blob:); the secret is shown as text for typing by
+ * hand. Confirming a current code activates the account.
+ */
+import { describeError, EXPIRED_ENROLLMENT_MESSAGE } from "../../client/error-messages.js";
+import { FlowError } from "../../client/flow-error.js";
+import { confirmTotp, normalizeTotpCode, setupTotp, type TotpSetup } from "../../client/register.js";
+import type { Screen, Ui } from "../app.js";
+import type { Route } from "../routes.js";
+import { busy, button, field, notice, screenHeader, stepper } from "../ui/components.js";
+import { cooldown } from "../ui/cooldown.js";
+import { h, icon, ICONS, replaceChildren } from "../ui/dom.js";
+import { timeOfDay } from "../ui/format.js";
+
+export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>): Screen {
+  const { enrollment } = route;
+  const message = notice();
+  const setupArea = h("div", { class: "totp-setup", "aria-busy": "true" }, h("div", { class: "qr-frame qr-loading" }, h("div", { class: "spinner" })));
+  const code = field({
+    label: "6-digit code",
+    name: "totp-code",
+    autocomplete: "one-time-code",
+    inputmode: "numeric",
+    maxlength: 7,
+    placeholder: "123456",
+    monospace: true,
+    hint: "The code changes every 30 seconds.",
+  });
+  const submit = button("Confirm and activate", { type: "submit", block: true });
+  submit.disabled = true;
+  let qrUrl: string | undefined;
+
+  async function load(): Promise<void> {
+    try {
+      const setup = await setupTotp(ui.clients, enrollment);
+      showSetup(setup);
+      submit.disabled = false;
+    } catch (err) {
+      const described = describeError(err, "enroll");
+      if (described.recovery === "restart") return ui.go({ name: "register", flash: { tone: "error", message: EXPIRED_ENROLLMENT_MESSAGE } });
+      replaceChildren(setupArea, button("Try again", { variant: "secondary", onClick: () => void load() }));
+      setupArea.removeAttribute("aria-busy");
+      message.show("error", described.message);
+    }
+  }
+
+  function showSetup(setup: TotpSetup): void {
+    qrUrl = URL.createObjectURL(new Blob([new Uint8Array(setup.qrCodePng)], { type: "image/png" }));
+    const secretText = groupSecret(setup.secret);
+    const copied = h("span", { class: "copied", role: "status" });
+    replaceChildren(
+      setupArea,
+      h("div", { class: "qr-frame" }, h("img", { class: "qr", src: qrUrl, width: 196, height: 196, alt: "QR code to add your Cypher account to an authenticator app" })),
+      h(
+        "div",
+        { class: "secret-block" },
+        h("p", { class: "label", id: "secret-label" }, "Can't scan it? Enter this key instead:"),
+        h("p", { class: "secret", "aria-labelledby": "secret-label", "data-secret": setup.secret }, secretText),
+        h(
+          "div",
+          { class: "inline-actions" },
+          button("Copy key", {
+            variant: "secondary",
+            iconPaths: ICONS.copy,
+            onClick: () => {
+              void navigator.clipboard.writeText(setup.secret).then(
+                () => (copied.textContent = "Key copied"),
+                () => (copied.textContent = "Copy failed: select the key and copy it by hand"),
+              );
+            },
+          }),
+          copied,
+        ),
+        // On a phone the authenticator app is on this device: a tap adds the account.
+        h("a", { class: "otpauth-link", href: setup.otpauthUri }, "Open in an authenticator app on this device"),
+      ),
+    );
+    setupArea.removeAttribute("aria-busy");
+  }
+
+  async function onSubmit(): Promise<void> {
+    code.setError(null);
+    message.clear();
+    let digits: string;
+    try {
+      digits = normalizeTotpCode(code.value());
+    } catch (err) {
+      code.setError(err instanceof FlowError ? err.message : "Enter the 6-digit code.");
+      return code.input.focus();
+    }
+    const done = busy(submit, "Confirming…");
+    try {
+      const codes = await confirmTotp(ui.clients, enrollment, digits);
+      ui.go({ name: "recovery-codes", username: enrollment.username, codes });
+    } catch (err) {
+      done();
+      const described = describeError(err, "enroll");
+      if (described.recovery === "restart") {
+        return ui.go({ name: "register", flash: { tone: "error", message: described.message } });
+      }
+      if (described.recovery === "retry") {
+        code.setError(described.message);
+        code.input.select();
+        return code.input.focus();
+      }
+      message.show("error", described.message);
+      if (described.retryAfterSeconds) cooldown(submit, described.retryAfterSeconds);
+    }
+  }
+
+  const element = h(
+    "section",
+    { class: "card" },
+    stepper(2),
+    screenHeader("Set up your authenticator", "Scan the code with an authenticator app (Google Authenticator, 1Password, Aegis…), then enter the code it shows."),
+    message.element,
+    setupArea,
+    h(
+      "form",
+      {
+        class: "form",
+        novalidate: true,
+        "aria-label": "Confirm authenticator",
+        onsubmit: (event) => {
+          event.preventDefault();
+          void onSubmit();
+        },
+      },
+      code.element,
+      submit,
+    ),
+    h(
+      "p",
+      { class: "fineprint" },
+      icon([...ICONS.shield], "icon icon-sm"),
+      ` Finish before ${timeOfDay(enrollment.expiresAt)}, or registration starts over.`,
+    ),
+  );
+  void load();
+  return {
+    element,
+    title: "Set up authenticator",
+    dispose: () => {
+      if (qrUrl) URL.revokeObjectURL(qrUrl);
+    },
+  };
+}
+
+/** "JBSW Y3DP EHPK 3PXP": easier to read and type than one long run. */
+function groupSecret(secret: string): string {
+  return secret.replace(/(.{4})(?=.)/g, "$1 ");
+}

@@ -1,0 +1,130 @@
+/**
+ * Log in, second half: a code from the authenticator app, or one of the recovery codes. Success
+ * creates the session (and logs in every open tab).
+ */
+import { describeError } from "../../client/error-messages.js";
+import { FlowError } from "../../client/flow-error.js";
+import { normalizeTotpCode } from "../../client/register.js";
+import type { SecondFactor } from "../../session/session-manager.js";
+import type { Screen, Ui } from "../app.js";
+import type { Route } from "../routes.js";
+import { busy, button, field, notice, screenHeader, type Field } from "../ui/components.js";
+import { cooldown } from "../ui/cooldown.js";
+import { deviceName } from "../ui/device-name.js";
+import { h, replaceChildren } from "../ui/dom.js";
+
+type Mode = "totp" | "recovery";
+
+export function secondFactorScreen(ui: Ui, route: Extract<Route, { name: "second-factor" }>): Screen {
+  const { proof } = route;
+  const message = notice();
+  const fieldSlot = h("div");
+  const submit = button("Verify", { type: "submit", block: true });
+  const switchMode = button("", { variant: "link", onClick: () => setMode(mode === "totp" ? "recovery" : "totp", true) });
+  const subtitle = h("p", { class: "subtitle" });
+  let mode: Mode = "totp";
+  let current!: Field;
+
+  function makeField(m: Mode): Field {
+    return m === "totp"
+      ? field({
+          label: "Authentication code",
+          name: "totp-code",
+          autocomplete: "one-time-code",
+          inputmode: "numeric",
+          maxlength: 7,
+          placeholder: "123456",
+          monospace: true,
+        })
+      : field({
+          label: "Recovery code",
+          name: "recovery-code",
+          autocomplete: "off",
+          placeholder: "xxxx-xxxx-xxxx",
+          maxlength: 20,
+          monospace: true,
+          hint: "Each recovery code works once.",
+        });
+  }
+
+  function setMode(next: Mode, focus: boolean): void {
+    mode = next;
+    current = makeField(next);
+    replaceChildren(fieldSlot, current.element);
+    const label = switchMode.querySelector(".button-label");
+    if (label) label.textContent = next === "totp" ? "Use a recovery code instead" : "Use your authenticator app instead";
+    subtitle.textContent =
+      next === "totp"
+        ? `Enter the 6-digit code from your authenticator app for ${proof.username}.`
+        : `Enter one of the recovery codes you saved for ${proof.username}.`;
+    message.clear();
+    if (focus) current.input.focus();
+  }
+
+  async function onSubmit(): Promise<void> {
+    current.setError(null);
+    message.clear();
+    let factor: SecondFactor;
+    try {
+      factor = mode === "totp" ? { totpCode: normalizeTotpCode(current.value()) } : { recoveryCode: recoveryCodeInput(current.value()) };
+    } catch (err) {
+      current.setError(err instanceof FlowError ? err.message : "Check the code.");
+      return current.input.focus();
+    }
+    const done = busy(submit, "Verifying…");
+    try {
+      await ui.sessions.signIn(proof, factor, deviceName());
+      ui.go({ name: "sessions" });
+    } catch (err) {
+      done();
+      const described = describeError(err, "second-factor");
+      if (described.recovery === "restart") {
+        return ui.go({ name: "login", username: proof.username, flash: { tone: "error", message: described.message } });
+      }
+      if (described.recovery === "retry") {
+        current.setError(described.message);
+        current.input.select();
+        return current.input.focus();
+      }
+      message.show("error", described.message);
+      if (described.retryAfterSeconds) cooldown(submit, described.retryAfterSeconds);
+    }
+  }
+
+  setMode("totp", false);
+  const element = h(
+    "section",
+    { class: "card" },
+    h("header", { class: "screen-header" }, h("h1", { class: "title", tabindex: "-1" }, "Two-step verification"), subtitle),
+    message.element,
+    h(
+      "form",
+      {
+        class: "form",
+        novalidate: true,
+        "aria-label": "Second factor",
+        onsubmit: (event) => {
+          event.preventDefault();
+          void onSubmit();
+        },
+      },
+      fieldSlot,
+      submit,
+    ),
+    h(
+      "div",
+      { class: "switch switch-split" },
+      switchMode,
+      button("Start over", { variant: "link", onClick: () => ui.go({ name: "login", username: proof.username }) }),
+    ),
+  );
+  return { element, title: "Two-step verification", focus: current.input };
+}
+
+function recoveryCodeInput(value: string): string {
+  const trimmed = value.trim();
+  if (trimmed.replace(/[\s-]/g, "").length !== 12) {
+    throw new FlowError("invalid-code", "A recovery code has 12 letters and digits, like 7kqm-x2fa-9tbe.");
+  }
+  return trimmed;
+}
