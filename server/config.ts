@@ -60,6 +60,12 @@ export interface Config {
     loginIpWindowSeconds: number;
     registrationsPerIp: number;
     registrationIpWindowSeconds: number;
+    /** LoginInits per username that go through at once; after these each one waits an increasing delay. */
+    loginBackoffFreeFailures: number;
+    /** First backoff delay; doubles per further attempt. 0 turns backoff off. */
+    loginBackoffBaseMs: number;
+    /** Longest backoff delay. */
+    loginBackoffMaxMs: number;
   };
 }
 
@@ -169,7 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     opaque: {
       workerThreads: r.int("OPAQUE_WORKER_THREADS", Math.max(1, Math.min(4, availableParallelism())), 1, 64),
-      maxQueuedCalls: r.int("OPAQUE_MAX_QUEUED_CALLS", 64, 1, 100_000),
+      maxQueuedCalls: r.int("OPAQUE_MAX_QUEUED_CALLS", 16, 1, 100_000),
     },
     enrollment: {
       ttlSeconds: r.int("ENROLLMENT_TTL_SECONDS", 300, 30, 86_400),
@@ -191,6 +197,9 @@ export function loadConfig(env: Env = process.env): Config {
       loginIpWindowSeconds: r.int("LOGIN_IP_WINDOW_SECONDS", 900, 1, 86_400),
       registrationsPerIp: r.int("REGISTER_MAX_PER_IP", 20, 1, 1_000_000),
       registrationIpWindowSeconds: r.int("REGISTER_IP_WINDOW_SECONDS", 3600, 1, 86_400),
+      loginBackoffFreeFailures: r.int("LOGIN_BACKOFF_FREE_FAILURES", 5, 1, 100),
+      loginBackoffBaseMs: r.int("LOGIN_BACKOFF_BASE_MS", 1000, 0, 600_000),
+      loginBackoffMaxMs: r.int("LOGIN_BACKOFF_MAX_MS", 60_000, 0, 3_600_000),
     },
   };
 

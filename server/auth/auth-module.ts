@@ -1,0 +1,72 @@
+/**
+ * AuthService, assembled: the OPAQUE worker pool, the attempt limits and the six handlers. The
+ * handlers map messages to the domain functions in registration.ts, enrollment.ts and login.ts and
+ * back; errors stay CypherErrors (transport/error-mapping.ts turns them into Connect errors).
+ */
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
+import type { AppContext } from "../app-context.js";
+import type { TokenService } from "../tokens/token-service.js";
+import { requestMeta } from "../transport/request-meta.js";
+import type { AuthDeps } from "./auth-deps.js";
+import { AttemptLimits } from "./attempt-limits.js";
+import { setupTotp, verifyTotpSetup } from "./enrollment.js";
+import { loginFinish, loginInit } from "./login.js";
+import { createInlineOpaqueExecutor, type OpaqueExecutor, opaqueServerKeys } from "./opaque/opaque-executor.js";
+import { OpaqueWorkerPool } from "./opaque/opaque-worker-pool.js";
+import { recoveryCodePepper } from "./recovery-codes.js";
+import { registerFinish, registerInit } from "./registration.js";
+
+export interface AuthModule {
+  service: ServiceImpl<typeof AuthService>;
+  /** Stops the OPAQUE workers; calls still waiting for one fail with Unavailable. */
+  close(): Promise<void>;
+}
+
+export interface AuthModuleOptions {
+  /**
+   * Where OPAQUE runs: "workers" (default: config.opaque.workerThreads threads, queue bounded by
+   * config.opaque.maxQueuedCalls) or "inline" on the event loop (for the benchmark's baseline only).
+   */
+  opaque?: "workers" | "inline";
+}
+
+export async function createAuthModule(ctx: AppContext, tokens: TokenService, options: AuthModuleOptions = {}): Promise<AuthModule> {
+  const keys = opaqueServerKeys(ctx.keys, ctx.config.serverIdentity);
+  const opaque: OpaqueExecutor =
+    options.opaque === "inline"
+      ? createInlineOpaqueExecutor(keys)
+      : await OpaqueWorkerPool.start({
+          threads: ctx.config.opaque.workerThreads,
+          maxQueued: ctx.config.opaque.maxQueuedCalls,
+          keys,
+          logger: ctx.logger,
+        });
+  const deps: AuthDeps = {
+    ...ctx,
+    tokens,
+    opaque,
+    limits: new AttemptLimits(ctx.kv, ctx.clock, ctx.config.rateLimits),
+    recoveryCodePepper: recoveryCodePepper(ctx.keys.totpEncryptionKey),
+  };
+  return { service: createAuthService(deps), close: () => opaque.close() };
+}
+
+export function createAuthService(deps: AuthDeps): ServiceImpl<typeof AuthService> {
+  const meta = (context: HandlerContext) => requestMeta(context);
+  return {
+    registerInit: (req, context) => registerInit(deps, req, meta(context)),
+    async registerFinish(req, context) {
+      const result = await registerFinish(deps, req, meta(context));
+      return { enrollmentToken: result.enrollmentToken, enrollmentExpiresAt: timestampFromDate(result.enrollmentExpiresAt) };
+    },
+    setupTotp: (req) => setupTotp(deps, req),
+    verifyTotpSetup: (req, context) => verifyTotpSetup(deps, req, meta(context)),
+    loginInit: (req, context) => loginInit(deps, req, meta(context)),
+    async loginFinish(req, context) {
+      const result = await loginFinish(deps, req, meta(context));
+      return { loginToken: result.loginToken, loginTokenExpiresAt: timestampFromDate(result.loginTokenExpiresAt) };
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Usernames as Cypher stores and compares them. The normalized form is the account's key, the
+ * OPAQUE credential identifier and the client identity, so it must be stable: a different form at
+ * login than at registration would derive a different OPRF key and the password would never work.
+ *
+ * Rules (decided here, documented in the proto):
+ *  - NFKC, then lower-case (locale-independent `toLowerCase`), then NFKC again (lower-casing can
+ *    leave a non-normalized sequence, e.g. "İ" becomes "i" + U+0307);
+ *  - 3–64 code points, each a Unicode letter (\p{L}), a decimal digit (\p{Nd}, which NFKC has
+ *    already folded from full-width forms), or one of `.` `_` `-` `@`;
+ *  - combining marks (\p{M}) only directly after a letter or digit, so scripts that need them
+ *    (Devanagari, Thai, …) work while a name cannot start with, or consist of, floating marks.
+ * Everything else (spaces, controls, symbols, emoji, zero-width characters) is refused, never
+ * silently dropped: two visibly different inputs must not become one account.
+ */
+import { invalidArgument } from "../errors.js";
+
+export const USERNAME_MIN_CHARS = 3;
+export const USERNAME_MAX_CHARS = 64;
+/** Raw input beyond this is refused before normalizing (NFKC of huge strings is wasted work). */
+const RAW_MAX_CODE_UNITS = 1024;
+
+const USERNAME_PATTERN = /^(?:[\p{L}\p{Nd}]\p{M}*|[._@-])+$/u;
+
+export const USERNAME_RULE = `must be ${USERNAME_MIN_CHARS}-${USERNAME_MAX_CHARS} letters, digits, '.', '_', '-' or '@'`;
+
+/** The normalized username, or null when `raw` breaks the rules. */
+export function tryNormalizeUsername(raw: string): string | null {
+  if (raw.length > RAW_MAX_CODE_UNITS) return null;
+  const normalized = raw.normalize("NFKC").toLowerCase().normalize("NFKC");
+  const length = [...normalized].length;
+  if (length < USERNAME_MIN_CHARS || length > USERNAME_MAX_CHARS) return null;
+  return USERNAME_PATTERN.test(normalized) ? normalized : null;
+}
+
+/** The normalized username; throws InvalidArgument (field `field`) when `raw` breaks the rules. */
+export function normalizeUsername(raw: string, field = "username"): string {
+  const normalized = tryNormalizeUsername(raw);
+  if (normalized === null) throw invalidArgument({ field, description: USERNAME_RULE });
+  return normalized;
+}
