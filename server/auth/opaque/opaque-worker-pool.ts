@@ -62,6 +62,8 @@ interface Slot {
   startedAtMs: number;
   /** Set once the slot's worker has been given up (exit, timeout); late replies are ignored. */
   retired: boolean;
+  /** The worker has loaded and said so; only ready workers take calls (start-up must not eat a call's time limit). */
+  ready: boolean;
 }
 
 /** A worker that dies within this long of starting is restarted only after a pause (no crash loop). */
@@ -148,7 +150,7 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
   }
 
   #idleSlot(): Slot | undefined {
-    for (const slot of this.#slots) if (!slot.call && !slot.retired) return slot;
+    for (const slot of this.#slots) if (slot.ready && !slot.call && !slot.retired) return slot;
     return undefined;
   }
 
@@ -168,7 +170,7 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
   /** Starts one worker; resolves when it reports ready, rejects if it dies first. */
   #spawn(): Promise<void> {
     const worker = new Worker(this.#options.workerUrl, { workerData: { keys: this.#options.keys, niceness: this.#options.niceness } });
-    const slot: Slot = { worker, call: null, timer: null, startedAtMs: Date.now(), retired: false };
+    const slot: Slot = { worker, call: null, timer: null, startedAtMs: Date.now(), retired: false, ready: false };
     this.#slots.add(slot);
     return new Promise<void>((resolveReady, rejectReady) => {
       let ready = false;
@@ -176,7 +178,10 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
         if (slot.retired) return;
         if ("type" in reply) {
           ready = true;
+          slot.ready = true;
           resolveReady();
+          // Calls may have queued while this worker (a replacement, say) was loading.
+          if (!slot.call) this.#next(slot);
           return;
         }
         const call = slot.call;
