@@ -19,9 +19,11 @@ import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import { ConnectionTracker, type RequestHandler } from "./connection-tracker.js";
+import { withCors } from "./cors.js";
 import { createErrorMappingInterceptor } from "./error-mapping.js";
 import { createLoggingInterceptor } from "./logging-interceptor.js";
 import { createSniffingServer } from "./protocol-sniffer.js";
+import { withSecurityHeaders } from "./security-headers.js";
 import { peerAddressKey, trustProxyKey } from "./request-meta.js";
 
 /** Handles a request for a path that is not an RPC: `(req, res) => void`, for http and http2 alike. */
@@ -91,6 +93,10 @@ export async function startPublicServer(options: PublicServerOptions): Promise<R
       ...(options.interceptors ?? []),
     ],
     readMaxBytes: config.limits.maxRequestBytes,
+    // A Connect call must say `connect-protocol-version: 1` (Connect clients, Connect-Web and
+    // `buf curl` do): a plain HTML form or a stray fetch cannot make one. gRPC and gRPC-Web are
+    // not affected.
+    requireConnectProtocolHeader: true,
     shutdownSignal: shutdown.signal,
     contextValues: (req) =>
       createContextValues()
@@ -98,7 +104,9 @@ export async function startPublicServer(options: PublicServerOptions): Promise<R
         .set(trustProxyKey, config.trustProxy),
     fallback: (options.fallback ?? notFound) as NonNullable<ConnectNodeAdapterOptions["fallback"]>,
   }) as unknown as RequestHandler;
-  const handler = tracker.wrap(guard(rpcHandler, logger));
+  const handler = tracker.wrap(
+    guard(withSecurityHeaders(withCors(closeIfBodyUnread(rpcHandler), { allowedOrigins: config.corsOrigins })), logger),
+  );
 
   const http2Options: http2.ServerOptions = {
     maxSessionMemory: 10, // MiB per session, Node's default, stated so it is not lost
@@ -210,6 +218,26 @@ function checkingIntervalMs(timeouts: ListenerTimeouts): number {
 function notFound(_req: unknown, res: http.ServerResponse | http2.Http2ServerResponse): void {
   res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
   res.end("not found\n");
+}
+
+/**
+ * An HTTP/1.1 answer sent before the request body was read to its end (a body over
+ * MAX_REQUEST_BYTES refused at once) is followed by Node closing the connection. Without
+ * `Connection: close` the client puts that socket back in its pool and its next call fails with
+ * "socket hang up": say so in the answer instead.
+ */
+function closeIfBodyUnread(handler: RequestHandler): RequestHandler {
+  return (req, res) => {
+    if (req.httpVersionMajor === 1) {
+      const http1 = res as http.ServerResponse;
+      const writeHead = http1.writeHead;
+      http1.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+        if (!(req as http.IncomingMessage).complete) this.shouldKeepAlive = false;
+        return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+      } as typeof http1.writeHead;
+    }
+    handler(req, res);
+  };
 }
 
 /**

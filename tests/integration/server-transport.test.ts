@@ -86,7 +86,7 @@ async function startTestServer(
 function postJson(baseUrl: string, procedure: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${baseUrl}${procedure}`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", "connect-protocol-version": "1", ...headers },
     body: JSON.stringify(body),
   });
 }
@@ -270,7 +270,7 @@ describe("one plaintext port", () => {
   it("answers an unparseable binary body with Internal \"parse binary\" only", async () => {
     const res = await fetch(`${t.baseUrl}/cypher.auth.v1.AuthService/RegisterInit`, {
       method: "POST",
-      headers: { "content-type": "application/proto" },
+      headers: { "content-type": "application/proto", "connect-protocol-version": "1" },
       body: new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]),
     });
     const body = (await res.json()) as { code: string; message: string };
@@ -282,7 +282,7 @@ describe("one plaintext port", () => {
   it("answers malformed JSON with InvalidArgument", async () => {
     const res = await fetch(`${t.baseUrl}/cypher.auth.v1.AuthService/RegisterInit`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "connect-protocol-version": "1" },
       body: '{"username": ',
     });
     expect(res.status).toBe(400);
@@ -298,7 +298,7 @@ describe("one plaintext port", () => {
   it("survives an HTTP/1.0 request without a Host header", async () => {
     const socket = await tcpConnect(t.server.port);
     const reply = untilClosed(socket);
-    socket.write("POST /grpc.health.v1.Health/Check HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}");
+    socket.write("POST /grpc.health.v1.Health/Check HTTP/1.0\r\ncontent-type: application/json\r\nconnect-protocol-version: 1\r\ncontent-length: 2\r\n\r\n{}");
     expect(await reply).toMatch(/^HTTP\/1\.1 400 /);
     expect((await postJson(t.baseUrl, "/grpc.health.v1.Health/Check", {})).status).toBe(200);
   });
@@ -348,7 +348,7 @@ describe("graceful close", () => {
     // An idle keep-alive connection must not hold the close up.
     const idle = await tcpConnect(t.server.port);
     const idleClosed = untilClosed(idle);
-    idle.write("POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}");
+    idle.write("POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\nconnect-protocol-version: 1\r\ncontent-length: 2\r\n\r\n{}");
     await t.hold.entered(2);
 
     const startedMs = Date.now();
