@@ -113,10 +113,13 @@ describe("usernames, passwords and codes", () => {
     expect(usernameProblem("alice.smith@example.com")).toBeNull();
   });
 
-  it("asks for at least 8 characters of password and nothing else", () => {
-    expect(passwordProblem("short")).toMatch(/at least 8/);
-    expect(passwordProblem("eightchr")).toBeNull();
-    expect(passwordProblem("🔑🔑🔑🔑🔑🔑🔑🔑")).toBeNull(); // characters, not UTF-16 units
+  it("asks for at least 12 characters of password and nothing else", () => {
+    expect(passwordProblem("elevenchars")).toMatch(/at least 12/);
+    expect(passwordProblem("twelve chars")).toBeNull();
+    expect(passwordProblem("🔑".repeat(11))).toMatch(/at least 12/); // characters, not UTF-16 units
+    expect(passwordProblem("🔑".repeat(12))).toBeNull();
+    expect(passwordProblem("x".repeat(1024))).toBeNull();
+    expect(passwordProblem("x".repeat(1025))).toMatch(/at most 1024/);
   });
 
   it("accepts codes the way authenticator apps show them", () => {
