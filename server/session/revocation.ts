@@ -1,16 +1,24 @@
 /**
  * Ending sessions so that every instance refuses their tokens at once.
  *
- * Order: PostgreSQL first (the truth), then KV tombstones (see session-cache.ts), then a message
- * on the `session-revocations` channel. Every instance subscribes and keeps the ids in a local
- * deny-list for as long as an access token can live, consulted before the KV cache: so a revocation
- * reaches an instance both through the shared KV and through the broadcast, and a backend following
- * the channel (offline verifiers) learns of it too. Message: `{"sessionIds":["<uuid>", ...]}`.
+ * Order: PostgreSQL first (the truth; each revoking transaction is numbered in commit order, see
+ * revocation-log.ts), then KV tombstones (see session-cache.ts), then the revocation epoch (see
+ * local-session-cache.ts), then a message on the `session-revocations` channel. Every instance subscribes and keeps the ids in a local deny-list
+ * for as long as an access token can live, consulted before the KV cache: so a revocation reaches
+ * an instance both through the shared KV and through the broadcast. Message:
+ * `{"sessionIds":["<uuid>", ...],"seq":"<n>"}` (`seq` absent when re-announcing old revocations).
+ *
+ * Listeners (the verified-token cache, the WatchRevocations feed) hear every revocation this
+ * instance learns of, its own included, and when delivery from other instances was interrupted
+ * ("lost") and is back ("restored"): messages published in between are gone for good, so whatever
+ * was derived from them must be rebuilt from PostgreSQL or the KV store.
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { Db } from "../storage/database.js";
 import type { KeyValueStore } from "../storage/kv/key-value-store.js";
+import { bumpRevocationEpoch } from "./local-session-cache.js";
+import { beginRevocation } from "./revocation-log.js";
 import type { SessionCache } from "./session-cache.js";
 import { isUuid } from "./session-record.js";
 import { revokeSessions, type RevocationReason } from "./session-store.js";
@@ -19,6 +27,16 @@ export const REVOCATION_CHANNEL = "session-revocations";
 
 /** Local deny-list entries beyond this many trigger a sweep of expired ones. */
 const SWEEP_THRESHOLD = 10_000;
+/** Announcements that failed (the KV store was down) are retried, backing off up to the last. */
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 10_000;
+
+export type RevocationNotice =
+  /** Sessions revoked, here or on another instance. */
+  | { kind: "revoked"; sessionIds: string[] }
+  /** Delivery from other instances stopped (lost) or resumed (restored) after an interruption. */
+  | { kind: "lost" }
+  | { kind: "restored" };
 
 export class Revocations {
   readonly #db: Db;
@@ -26,10 +44,17 @@ export class Revocations {
   readonly #cache: SessionCache;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #rememberMs: number;
+  /** How long a revocation matters: after this, every access token of the session has expired. */
+  readonly rememberMs: number;
   /** Session id -> until when (ms, by the clock) to refuse it locally. */
   readonly #denied = new Map<string, number>();
+  readonly #listeners = new Set<(notice: RevocationNotice) => void>();
   #unsubscribe: (() => Promise<void>) | undefined;
+  #stopWatchingDelivery: (() => void) | undefined;
+  /** Committed in PostgreSQL, but their tombstones, epoch or broadcast could not be written yet. */
+  readonly #unannounced = new Set<string>();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelayMs = RETRY_FIRST_MS;
 
   constructor(options: { db: Db; kv: KeyValueStore; cache: SessionCache; clock: Clock; logger: Logger; accessTtlSeconds: number }) {
     this.#db = options.db;
@@ -38,19 +63,38 @@ export class Revocations {
     this.#clock = options.clock;
     this.#logger = options.logger;
     // After this, every access token of a revoked session has expired on its own.
-    this.#rememberMs = options.accessTtlSeconds * 1000 + 60_000;
+    this.rememberMs = options.accessTtlSeconds * 1000 + 60_000;
   }
 
   /** Starts following revocations from every instance. Resolves once subscribed. */
   async start(): Promise<void> {
+    this.#stopWatchingDelivery = this.#kv.onSubscriptionStateChange?.((state) => {
+      if (state === "lost") this.#logger.warn("revocation broadcasts interrupted; relying on the shared KV store until they resume");
+      else this.#logger.info("revocation broadcasts resumed");
+      this.#tell({ kind: state });
+    });
     this.#unsubscribe = await this.#kv.subscribe(REVOCATION_CHANNEL, (message) => this.#onMessage(message));
   }
 
   async close(): Promise<void> {
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = undefined;
+    this.#stopWatchingDelivery?.();
+    this.#stopWatchingDelivery = undefined;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     await unsubscribe?.();
     this.#denied.clear();
+    this.#listeners.clear();
+  }
+
+  /** Hears every revocation this instance learns of, and delivery interruptions. */
+  listen(listener: (notice: RevocationNotice) => void): () => void {
+    const wrapped = (notice: RevocationNotice) => listener(notice);
+    this.#listeners.add(wrapped);
+    return () => {
+      this.#listeners.delete(wrapped);
+    };
   }
 
   /** Whether a revocation of this session was seen here recently. */
@@ -60,6 +104,13 @@ export class Revocations {
     if (until > this.#clock.now().getTime()) return true;
     this.#denied.delete(sessionId);
     return false;
+  }
+
+  /** Refuses these (already revoked) sessions on this instance, without telling anyone. */
+  denyLocally(sessionIds: string[]): void {
+    if (sessionIds.length === 0) return;
+    this.#deny(sessionIds);
+    this.#tell({ kind: "revoked", sessionIds });
   }
 
   /**
@@ -76,21 +127,55 @@ export class Revocations {
     audit?: (trx: Db, revokedIds: string[]) => Promise<void>;
   }): Promise<string[]> {
     const at = this.#clock.now();
-    const revoked = await this.#db.transaction().execute(async (trx) => {
-      const ids = await revokeSessions(trx, { sessionIds: params.sessionIds, userId: params.userId, reason: params.reason, at });
+    const { ids: revoked, seq } = await this.#db.transaction().execute(async (trx) => {
+      const couldRevoke = params.sessionIds === undefined || params.sessionIds.length > 0;
+      const seq = couldRevoke ? await beginRevocation(trx) : undefined;
+      const ids = await revokeSessions(trx, { sessionIds: params.sessionIds, userId: params.userId, reason: params.reason, at, seq });
       await params.audit?.(trx, ids);
-      return ids;
+      return { ids, seq };
     });
-    await this.announce([...new Set([...revoked, ...(params.alsoAnnounce ?? [])])]);
+    const ids = [...new Set([...revoked, ...(params.alsoAnnounce ?? [])])];
+    try {
+      await this.announce(ids, revoked.length > 0 ? seq : undefined);
+    } catch (error) {
+      // PostgreSQL has it (instances that cannot reach the KV store read PostgreSQL); the shared
+      // copies are repaired as soon as the KV store answers again. The caller still hears of it.
+      this.#announceLater(ids);
+      throw error;
+    }
     return revoked;
   }
 
   /** Tombstones and broadcasts sessions already revoked in PostgreSQL. */
-  async announce(sessionIds: string[]): Promise<void> {
+  async announce(sessionIds: string[], seq?: string): Promise<void> {
     if (sessionIds.length === 0) return;
     this.#deny(sessionIds);
+    this.#tell({ kind: "revoked", sessionIds });
     await this.#cache.markRevoked(sessionIds);
-    await this.#kv.publish(REVOCATION_CHANNEL, JSON.stringify({ sessionIds }));
+    // Before returning: a call that begins after this on any instance sees it (local-session-cache.ts).
+    await bumpRevocationEpoch(this.#kv);
+    await this.#kv.publish(REVOCATION_CHANNEL, JSON.stringify(seq === undefined ? { sessionIds } : { sessionIds, seq }));
+  }
+
+  #announceLater(sessionIds: string[]): void {
+    for (const id of sessionIds) this.#unannounced.add(id);
+    if (this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      const pending = [...this.#unannounced];
+      this.#unannounced.clear();
+      this.announce(pending).then(
+        () => {
+          this.#retryDelayMs = RETRY_FIRST_MS;
+          this.#logger.info("announced revocations that had waited for the KV store", { sessions: pending.length });
+        },
+        () => {
+          this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, RETRY_MAX_MS);
+          this.#announceLater(pending);
+        },
+      );
+    }, this.#retryDelayMs);
+    this.#retryTimer.unref();
   }
 
   #onMessage(message: string): void {
@@ -105,6 +190,7 @@ export class Revocations {
       return;
     }
     this.#deny(ids);
+    this.#tell({ kind: "revoked", sessionIds: ids });
   }
 
   #deny(sessionIds: string[]): void {
@@ -112,6 +198,16 @@ export class Revocations {
     if (this.#denied.size > SWEEP_THRESHOLD) {
       for (const [id, until] of this.#denied) if (until <= now) this.#denied.delete(id);
     }
-    for (const id of sessionIds) this.#denied.set(id, now + this.#rememberMs);
+    for (const id of sessionIds) this.#denied.set(id, now + this.rememberMs);
+  }
+
+  #tell(notice: RevocationNotice): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(notice);
+      } catch (error) {
+        this.#logger.error("revocation listener failed", { error });
+      }
+    }
   }
 }

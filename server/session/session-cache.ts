@@ -16,10 +16,14 @@
  * `replace`). PostgreSQL stays the truth: losing a tombstone (eviction, expiry) only costs a
  * database read, never a wrong answer.
  * Tombstones double as a negative cache: a revoked session's tokens are refused without PostgreSQL.
+ *
+ * In front of this KV copy sits an in-process one (local-session-cache.ts); changes made here drop
+ * its copies of the sessions concerned.
  */
 import type { Clock } from "../clock.js";
 import type { Db } from "../storage/database.js";
 import type { KeyValueStore } from "../storage/kv/key-value-store.js";
+import type { LocalSessionCache } from "./local-session-cache.js";
 import type { SessionRecord } from "./session-record.js";
 import { findSession } from "./session-store.js";
 
@@ -51,8 +55,11 @@ export class SessionCache {
   readonly #liveTtlMs: number;
   readonly #tombstoneTtlMs: number;
 
-  constructor(options: { kv: KeyValueStore; db: Db; clock: Clock; accessTtlSeconds: number }) {
+  readonly #local: LocalSessionCache | undefined;
+
+  constructor(options: { kv: KeyValueStore; db: Db; clock: Clock; accessTtlSeconds: number; local?: LocalSessionCache }) {
     this.#kv = options.kv;
+    this.#local = options.local;
     this.#db = options.db;
     this.#clock = options.clock;
     // A live entry is worth keeping about as long as the access token that loaded it.
@@ -94,6 +101,7 @@ export class SessionCache {
   async replace(session: SessionRecord): Promise<void> {
     const ttlMs = this.#ttlFor(session);
     if (ttlMs <= 0) return;
+    this.#local?.forget([session.id]);
     await this.#kv.set(cacheKey(session.id), encode(session), ttlMs);
     const current = await findSession(this.#db, session.id);
     if (current === null || current.revokedAt !== null) await this.markRevoked([session.id]);
@@ -101,6 +109,7 @@ export class SessionCache {
 
   /** Writes tombstones (after the revocation committed in PostgreSQL). */
   async markRevoked(sessionIds: string[]): Promise<void> {
+    this.#local?.forget(sessionIds);
     await Promise.all(sessionIds.map((id) => this.#kv.set(cacheKey(id), TOMBSTONE, this.#tombstoneTtlMs)));
   }
 

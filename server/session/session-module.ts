@@ -1,32 +1,66 @@
 /**
  * Wires SessionService from an AppContext and a TokenService. `close()` stops following the
- * revocation channel (call it on shutdown, before the KV store closes).
+ * revocation channel (call it on shutdown, before the KV store closes); `endStreams()` ends every
+ * open WatchRevocations stream, so that draining a port does not wait for them.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import type { AppContext } from "../app-context.js";
 import { recoveryCodePepper } from "../auth/recovery-codes.js";
 import type { TokenService } from "../tokens/token-service.js";
+import { LocalSessionCache } from "./local-session-cache.js";
 import { LoginTokenGate } from "./login-token-gate.js";
 import { Revocations } from "./revocation.js";
+import { RevocationFeed } from "./revocation-feed.js";
 import { SessionAuthenticator } from "./session-authenticator.js";
 import { SessionCache } from "./session-cache.js";
 import { createSessionService } from "./session-service.js";
-import { SessionTokens } from "./session-tokens.js";
+import { SessionTokens, type AccessClaims } from "./session-tokens.js";
+import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 export interface SessionModule {
   service: ServiceImpl<typeof SessionService>;
+  /** Ends every WatchRevocations stream normally (clients resume from their cursor). */
+  endStreams(): void;
   close(): Promise<void>;
 }
 
-export async function createSessionModule(ctx: AppContext, tokens: TokenService): Promise<SessionModule> {
+export interface SessionModuleOptions {
+  /** Verified access tokens kept in memory (default 50,000; 0 turns the cache off). */
+  verifiedTokenCacheEntries?: number;
+  /** How often WatchRevocations looks for revocations whose broadcast was lost (default 5 s). */
+  revocationPollIntervalMs?: number;
+  /** How long an in-process copy of a live session may answer (default 2 s; 0 reads the KV store every call). */
+  localSessionTtlMs?: number;
+}
+
+export async function createSessionModule(ctx: AppContext, tokens: TokenService, options: SessionModuleOptions = {}): Promise<SessionModule> {
   const { db, kv, clock, logger } = ctx;
   const config = ctx.config.tokens;
   const sessionTokens = new SessionTokens(tokens, config);
-  const cache = new SessionCache({ kv, db, clock, accessTtlSeconds: config.accessTtlSeconds });
+  const local = new LocalSessionCache({ kv, clock, ttlMs: options.localSessionTtlMs });
+  const cache = new SessionCache({ kv, db, clock, accessTtlSeconds: config.accessTtlSeconds, local });
   const revocations = new Revocations({ db, kv, cache, clock, logger, accessTtlSeconds: config.accessTtlSeconds });
+  const verified = new VerifiedTokenCache<AccessClaims>({ clock, maxEntries: options.verifiedTokenCacheEntries });
+  revocations.listen((notice) => {
+    if (notice.kind === "revoked") {
+      verified.forgetSessions(notice.sessionIds);
+      local.forget(notice.sessionIds);
+    }
+    // Broadcasts were missed: nothing kept in memory is trusted any more (the epoch check would
+    // catch it anyway; this only makes it immediate).
+    if (notice.kind === "restored") local.clear();
+  });
+  const feed = new RevocationFeed({
+    db,
+    clock,
+    logger,
+    revocations,
+    accessTtlSeconds: config.accessTtlSeconds,
+    pollIntervalMs: options.revocationPollIntervalMs,
+  });
   await revocations.start();
-  const authenticator = new SessionAuthenticator({ tokens: sessionTokens, cache, revocations, db, clock });
+  const authenticator = new SessionAuthenticator({ tokens: sessionTokens, cache, revocations, db, clock, verified, local });
 
   const service = createSessionService({
     db,
@@ -34,6 +68,7 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService)
     tokens,
     authenticator,
     revocations,
+    feed,
     create: {
       db,
       clock,
@@ -48,5 +83,13 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService)
     },
     refresh: { db, clock, logger, config, sessionTokens, cache, revocations },
   });
-  return { service, close: () => revocations.close() };
+  return {
+    service,
+    endStreams: () => feed.endStreams(),
+    close: async () => {
+      feed.close();
+      verified.clear();
+      await revocations.close();
+    },
+  };
 }

@@ -9,8 +9,14 @@
  *  - browser cookie mode (`x-cypher-client: web`): see refresh-cookie.ts.
  */
 import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { PublicKeySchema, type SessionService } from "../../gen/cypher/session/v1/session_pb.js";
+import {
+  PublicKeySchema,
+  VerifySessionResponseSchema,
+  type SessionService,
+  type VerifySessionResponse,
+} from "../../gen/cypher/session/v1/session_pb.js";
 import type { Clock } from "../clock.js";
 import { invalidArgument, notFound, unauthenticated } from "../errors.js";
 import { recordAudit } from "../storage/audit-log.js";
@@ -23,10 +29,11 @@ import { normalizeDeviceName } from "./device-name.js";
 import { clearRefreshCookie, isWebClient, refreshTokenFromCookie, setRefreshCookie } from "./refresh-cookie.js";
 import { refreshSession, type RefreshDeps } from "./refresh-rotation.js";
 import type { Revocations } from "./revocation.js";
+import { formatCursor, parseCursor, type RevocationFeed } from "./revocation-feed.js";
 import { parseSecondFactor } from "./second-factor.js";
 import type { Authenticated, SessionAuthenticator } from "./session-authenticator.js";
 import { sessionMessage, tokenPairMessage } from "./session-messages.js";
-import { isUuid } from "./session-record.js";
+import { isUuid, type SessionRecord } from "./session-record.js";
 import { listLiveSessions } from "./session-store.js";
 import type { TokenPairTokens } from "./session-tokens.js";
 
@@ -36,11 +43,13 @@ export interface SessionServiceDeps {
   tokens: TokenService;
   authenticator: SessionAuthenticator;
   revocations: Revocations;
+  feed: RevocationFeed;
   create: CreateSessionDeps;
   refresh: RefreshDeps;
 }
 
 export function createSessionService(deps: SessionServiceDeps): ServiceImpl<typeof SessionService> {
+  const verifiedResponses = new WeakMap<SessionRecord, VerifySessionResponse>();
   const authenticateBearer = (ctx: HandlerContext): Promise<Authenticated> => deps.authenticator.authenticate(bearerToken(ctx.requestHeader));
 
   /** The pair as the client gets it: in browser mode the refresh token travels as a cookie. */
@@ -67,7 +76,14 @@ export function createSessionService(deps: SessionServiceDeps): ServiceImpl<type
     async verifySession(req) {
       if (req.accessToken === "") throw invalidArgument({ field: "access_token", description: "is required" });
       const { session } = await deps.authenticator.authenticate(req.accessToken);
-      return { session: sessionMessage(session, true) };
+      // The hot path: a session served from memory is the same object call after call, and so is its
+      // answer. Frozen, so a transport may reuse its encoding too (server/grpc/service-definition.ts).
+      let response = verifiedResponses.get(session);
+      if (response === undefined) {
+        response = Object.freeze(create(VerifySessionResponseSchema, { session: Object.freeze(sessionMessage(session, true)) }));
+        verifiedResponses.set(session, response);
+      }
+      return response;
     },
 
     async refreshSession(req, ctx) {
@@ -137,6 +153,20 @@ export function createSessionService(deps: SessionServiceDeps): ServiceImpl<type
 
     async getPublicKeys() {
       return { keys: deps.tokens.publicKeys().map((k) => create(PublicKeySchema, k)) };
+    },
+
+    // No credentials: a session id grants nothing (see the proto). Backends on the internal port
+    // and anyone on the public one may follow it.
+    async *watchRevocations(req, ctx) {
+      const cursor = parseCursor(req.cursor.trim());
+      for await (const item of deps.feed.watch(cursor, ctx.signal)) {
+        if (item.kind === "caught_up") {
+          yield { sessionIds: [], cursor: formatCursor(item.seq), caughtUp: true };
+        } else {
+          const { event } = item;
+          yield { sessionIds: event.sessionIds, revokedAt: timestampFromDate(event.revokedAt), cursor: formatCursor(event.seq) };
+        }
+      }
     },
   };
 }

@@ -64,18 +64,19 @@ export async function insertSession(
 }
 
 /**
- * Marks live sessions revoked; rows already revoked or past their lifetime do not change. `userId` confines the update to one
+ * Marks live sessions revoked, stamped with the revoking transaction's `seq` (revocation-log.ts);
+ * rows already revoked or past their lifetime do not change. `userId` confines the update to one
  * account's sessions (RevokeSession must never touch another account's). Returns the ids revoked.
  */
 export async function revokeSessions(
   db: Db,
-  params: { sessionIds?: string[]; userId?: string; reason: RevocationReason; at: Date },
+  params: { sessionIds?: string[]; userId?: string; reason: RevocationReason; at: Date; seq?: string },
 ): Promise<string[]> {
   if (params.sessionIds !== undefined && params.sessionIds.length === 0) return [];
   if (params.sessionIds === undefined && params.userId === undefined) throw new TypeError("revokeSessions needs sessionIds or userId");
   let query = db
     .updateTable("sessions")
-    .set({ revoked_at: params.at, revoked_reason: params.reason })
+    .set({ revoked_at: params.at, revoked_reason: params.reason, revocation_seq: params.seq ?? null })
     .where("revoked_at", "is", null)
     .where("expires_at", ">", params.at);
   if (params.sessionIds !== undefined) query = query.where("id", "in", params.sessionIds);

@@ -55,6 +55,8 @@ export interface SessionsTable {
   revoked_at: NullableTimestamp;
   /** Why it ended: logout, revoked, refresh_reuse, ... */
   revoked_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The revoking transaction's number in commit order (the WatchRevocations cursor); int8 as a decimal string. */
+  revocation_seq: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Every refresh token issued, as a chain per session: each records the token it replaced. */

@@ -7,9 +7,11 @@ import { sql } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
 import type { Db } from "./database.js";
 import * as m0001 from "./migrations/0001-initial.js";
+import * as m0002 from "./migrations/0002-revocation-feed.js";
 
 const MIGRATIONS: Record<string, Migration> = {
   "0001-initial": m0001,
+  "0002-revocation-feed": m0002,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -24,6 +24,15 @@ export interface KeyValueStore {
   publish(channel: string, message: string): Promise<void>;
   /** Calls `handler` for each message on `channel` until the returned function is called. Resolves once subscribed. */
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Optional: tells `listener` when delivery to this store's subscriptions was interrupted. "lost":
+   * the connection that receives them dropped, and messages published from now on are lost (pub/sub
+   * does not queue them). "restored": every subscription is active again; whatever was published
+   * in between never arrives, so a listener that keeps state derived from messages must rebuild it.
+   * Stores that cannot lose messages (in-process) leave it out. Returns a function that removes
+   * the listener.
+   */
+  onSubscriptionStateChange?(listener: (state: "lost" | "restored") => void): () => void;
   /** Whether the backend answers now (for health). */
   ping(): Promise<boolean>;
   /** Releases connections and timers. */

@@ -68,6 +68,7 @@ export class RedisKeyValueStore implements KeyValueStore {
   /** The same connection once it is up: used directly, so SUBSCRIBE/UNSUBSCRIBE go out in call order. */
   #subscriberClient: Redis | undefined;
   readonly #channels = new Map<string, ChannelSubscription>();
+  readonly #subscriptionListeners = new Set<(state: "lost" | "restored") => void>();
   #closed = false;
 
   /** Connects and checks that Redis answers; throws (after releasing the connection) if it does not. */
@@ -181,6 +182,14 @@ export class RedisKeyValueStore implements KeyValueStore {
     };
   }
 
+  onSubscriptionStateChange(listener: (state: "lost" | "restored") => void): () => void {
+    const wrapped = (state: "lost" | "restored") => listener(state);
+    this.#subscriptionListeners.add(wrapped);
+    return () => {
+      this.#subscriptionListeners.delete(wrapped);
+    };
+  }
+
   /** True when the command connection answers PING and the subscriber connection (if any) is up. */
   async ping(): Promise<boolean> {
     if (this.#closed) return false;
@@ -213,6 +222,7 @@ export class RedisKeyValueStore implements KeyValueStore {
       // autoResubscribe (the ioredis default) re-sends SUBSCRIBE for every channel after a reconnect.
       const subscriber = this.#redis.duplicate({ autoResubscribe: true, connectionName: "cypher-subscriber" });
       this.#watch(subscriber, "subscriber");
+      this.#watchDelivery(subscriber);
       subscriber.on("message", (channel: string, message: string) => this.#deliver(channel, message));
       const connecting = this.#connectAndPing(subscriber, "subscriber").then(
         () => (this.#subscriberClient = subscriber),
@@ -225,6 +235,47 @@ export class RedisKeyValueStore implements KeyValueStore {
       this.#subscriber = connecting;
     }
     return this.#subscriber;
+  }
+
+  /**
+   * "lost" when the subscriber connection closes after it was up; "restored" once it is back AND
+   * subscribed again. ioredis emits "ready" before it re-sends SUBSCRIBE (autoResubscribe), so
+   * "ready" alone is too early: a PING sent after that point is answered after the SUBSCRIBE
+   * replies (Redis answers one connection in order), which is when delivery really resumes.
+   */
+  #watchDelivery(subscriber: Redis): void {
+    let delivering = false;
+    let wasConnected = false;
+    const tell = (state: "lost" | "restored") => {
+      for (const listener of [...this.#subscriptionListeners]) {
+        try {
+          listener(state);
+        } catch (error) {
+          this.#logger?.error("subscription state listener failed", { state, error });
+        }
+      }
+    };
+    subscriber.on("close", () => {
+      if (!delivering || this.#closed) return;
+      delivering = false;
+      tell("lost");
+    });
+    subscriber.on("ready", () => {
+      // Runs inside ioredis's ready handler, before it queues the SUBSCRIBEs: wait for those first.
+      queueMicrotask(() => {
+        if (this.#closed || subscriber.status !== "ready") return;
+        subscriber.ping().then(
+          () => {
+            if (delivering || this.#closed) return;
+            delivering = true;
+            // The first "ready" is the initial connection: nothing was lost before it.
+            if (wasConnected) tell("restored");
+            wasConnected = true;
+          },
+          () => {}, // lost again before answering: the next "ready" tries again
+        );
+      });
+    });
   }
 
   #deliver(channel: string, message: string): void {

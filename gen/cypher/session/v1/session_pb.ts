@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cypher/session/v1/session.proto.
  */
 export const file_cypher_session_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("Ch9jeXBoZXIvc2Vzc2lvbi92MS9zZXNzaW9uLnByb3RvEhFjeXBoZXIuc2Vzc2lvbi52MSL9AQoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEAoIdXNlcm5hbWUYAyABKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbGFzdF9yZWZyZXNoZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2RldmljZV9uYW1lGAcgASgJEg8KB2N1cnJlbnQYCCABKAgiswEKCVRva2VuUGFpchIUCgxhY2Nlc3NfdG9rZW4YASABKAkSOwoXYWNjZXNzX3Rva2VuX2V4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSPAoYcmVmcmVzaF90b2tlbl9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI5CglQdWJsaWNLZXkSCwoDa2lkGAEgASgJEg8KB3B1cnBvc2UYAiABKAkSDgoGcGFzZXJrGAMgASgJIn8KFENyZWF0ZVNlc3Npb25SZXF1ZXN0EhMKC2xvZ2luX3Rva2VuGAEgASgJEhMKCXRvdHBfY29kZRgCIAEoCUgAEhcKDXJlY292ZXJ5X2NvZGUYAyABKAlIABITCgtkZXZpY2VfbmFtZRgEIAEoCUIPCg1zZWNvbmRfZmFjdG9yInIKFUNyZWF0ZVNlc3Npb25SZXNwb25zZRIrCgdzZXNzaW9uGAEgASgLMhouY3lwaGVyLnNlc3Npb24udjEuU2Vzc2lvbhIsCgZ0b2tlbnMYAiABKAsyHC5jeXBoZXIuc2Vzc2lvbi52MS5Ub2tlblBhaXIiLAoUVmVyaWZ5U2Vzc2lvblJlcXVlc3QSFAoMYWNjZXNzX3Rva2VuGAEgASgJIkQKFVZlcmlmeVNlc3Npb25SZXNwb25zZRIrCgdzZXNzaW9uGAEgASgLMhouY3lwaGVyLnNlc3Npb24udjEuU2Vzc2lvbiIuChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJzChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEisKB3Nlc3Npb24YASABKAsyGi5jeXBoZXIuc2Vzc2lvbi52MS5TZXNzaW9uEiwKBnRva2VucxgCIAEoCzIcLmN5cGhlci5zZXNzaW9uLnYxLlRva2VuUGFpciIlCg1Mb2dvdXRSZXF1ZXN0EhQKDGFsbF9zZXNzaW9ucxgBIAEoCCIQCg5Mb2dvdXRSZXNwb25zZSIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0IkQKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiwKCHNlc3Npb25zGAEgAygLMhouY3lwaGVyLnNlc3Npb24udjEuU2Vzc2lvbiIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFVJldm9rZVNlc3Npb25SZXNwb25zZSIWChRHZXRQdWJsaWNLZXlzUmVxdWVzdCJDChVHZXRQdWJsaWNLZXlzUmVzcG9uc2USKgoEa2V5cxgBIAMoCzIcLmN5cGhlci5zZXNzaW9uLnYxLlB1YmxpY0tleTK3BQoOU2Vzc2lvblNlcnZpY2USYgoNQ3JlYXRlU2Vzc2lvbhInLmN5cGhlci5zZXNzaW9uLnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0GiguY3lwaGVyLnNlc3Npb24udjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlEmIKDVZlcmlmeVNlc3Npb24SJy5jeXBoZXIuc2Vzc2lvbi52MS5WZXJpZnlTZXNzaW9uUmVxdWVzdBooLmN5cGhlci5zZXNzaW9uLnYxLlZlcmlmeVNlc3Npb25SZXNwb25zZRJlCg5SZWZyZXNoU2Vzc2lvbhIoLmN5cGhlci5zZXNzaW9uLnYxLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBopLmN5cGhlci5zZXNzaW9uLnYxLlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USTQoGTG9nb3V0EiAuY3lwaGVyLnNlc3Npb24udjEuTG9nb3V0UmVxdWVzdBohLmN5cGhlci5zZXNzaW9uLnYxLkxvZ291dFJlc3BvbnNlEl8KDExpc3RTZXNzaW9ucxImLmN5cGhlci5zZXNzaW9uLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJy5jeXBoZXIuc2Vzc2lvbi52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZRJiCg1SZXZva2VTZXNzaW9uEicuY3lwaGVyLnNlc3Npb24udjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaKC5jeXBoZXIuc2Vzc2lvbi52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2USYgoNR2V0UHVibGljS2V5cxInLmN5cGhlci5zZXNzaW9uLnYxLkdldFB1YmxpY0tleXNSZXF1ZXN0GiguY3lwaGVyLnNlc3Npb24udjEuR2V0UHVibGljS2V5c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9jeXBoZXIvc2Vzc2lvbi92MS9zZXNzaW9uLnByb3RvEhFjeXBoZXIuc2Vzc2lvbi52MSL9AQoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEAoIdXNlcm5hbWUYAyABKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbGFzdF9yZWZyZXNoZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2RldmljZV9uYW1lGAcgASgJEg8KB2N1cnJlbnQYCCABKAgiswEKCVRva2VuUGFpchIUCgxhY2Nlc3NfdG9rZW4YASABKAkSOwoXYWNjZXNzX3Rva2VuX2V4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSPAoYcmVmcmVzaF90b2tlbl9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI5CglQdWJsaWNLZXkSCwoDa2lkGAEgASgJEg8KB3B1cnBvc2UYAiABKAkSDgoGcGFzZXJrGAMgASgJIn8KFENyZWF0ZVNlc3Npb25SZXF1ZXN0EhMKC2xvZ2luX3Rva2VuGAEgASgJEhMKCXRvdHBfY29kZRgCIAEoCUgAEhcKDXJlY292ZXJ5X2NvZGUYAyABKAlIABITCgtkZXZpY2VfbmFtZRgEIAEoCUIPCg1zZWNvbmRfZmFjdG9yInIKFUNyZWF0ZVNlc3Npb25SZXNwb25zZRIrCgdzZXNzaW9uGAEgASgLMhouY3lwaGVyLnNlc3Npb24udjEuU2Vzc2lvbhIsCgZ0b2tlbnMYAiABKAsyHC5jeXBoZXIuc2Vzc2lvbi52MS5Ub2tlblBhaXIiLAoUVmVyaWZ5U2Vzc2lvblJlcXVlc3QSFAoMYWNjZXNzX3Rva2VuGAEgASgJIkQKFVZlcmlmeVNlc3Npb25SZXNwb25zZRIrCgdzZXNzaW9uGAEgASgLMhouY3lwaGVyLnNlc3Npb24udjEuU2Vzc2lvbiIuChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJzChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEisKB3Nlc3Npb24YASABKAsyGi5jeXBoZXIuc2Vzc2lvbi52MS5TZXNzaW9uEiwKBnRva2VucxgCIAEoCzIcLmN5cGhlci5zZXNzaW9uLnYxLlRva2VuUGFpciIlCg1Mb2dvdXRSZXF1ZXN0EhQKDGFsbF9zZXNzaW9ucxgBIAEoCCIQCg5Mb2dvdXRSZXNwb25zZSIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0IkQKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiwKCHNlc3Npb25zGAEgAygLMhouY3lwaGVyLnNlc3Npb24udjEuU2Vzc2lvbiIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFVJldm9rZVNlc3Npb25SZXNwb25zZSIWChRHZXRQdWJsaWNLZXlzUmVxdWVzdCJDChVHZXRQdWJsaWNLZXlzUmVzcG9uc2USKgoEa2V5cxgBIAMoCzIcLmN5cGhlci5zZXNzaW9uLnYxLlB1YmxpY0tleSIpChdXYXRjaFJldm9jYXRpb25zUmVxdWVzdBIOCgZjdXJzb3IYASABKAkiggEKGFdhdGNoUmV2b2NhdGlvbnNSZXNwb25zZRITCgtzZXNzaW9uX2lkcxgBIAMoCRIuCgpyZXZva2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZjdXJzb3IYAyABKAkSEQoJY2F1Z2h0X3VwGAQgASgIMqYGCg5TZXNzaW9uU2VydmljZRJiCg1DcmVhdGVTZXNzaW9uEicuY3lwaGVyLnNlc3Npb24udjEuQ3JlYXRlU2Vzc2lvblJlcXVlc3QaKC5jeXBoZXIuc2Vzc2lvbi52MS5DcmVhdGVTZXNzaW9uUmVzcG9uc2USYgoNVmVyaWZ5U2Vzc2lvbhInLmN5cGhlci5zZXNzaW9uLnYxLlZlcmlmeVNlc3Npb25SZXF1ZXN0GiguY3lwaGVyLnNlc3Npb24udjEuVmVyaWZ5U2Vzc2lvblJlc3BvbnNlEmUKDlJlZnJlc2hTZXNzaW9uEiguY3lwaGVyLnNlc3Npb24udjEuUmVmcmVzaFNlc3Npb25SZXF1ZXN0GikuY3lwaGVyLnNlc3Npb24udjEuUmVmcmVzaFNlc3Npb25SZXNwb25zZRJNCgZMb2dvdXQSIC5jeXBoZXIuc2Vzc2lvbi52MS5Mb2dvdXRSZXF1ZXN0GiEuY3lwaGVyLnNlc3Npb24udjEuTG9nb3V0UmVzcG9uc2USXwoMTGlzdFNlc3Npb25zEiYuY3lwaGVyLnNlc3Npb24udjEuTGlzdFNlc3Npb25zUmVxdWVzdBonLmN5cGhlci5zZXNzaW9uLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlEmIKDVJldm9rZVNlc3Npb24SJy5jeXBoZXIuc2Vzc2lvbi52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBooLmN5cGhlci5zZXNzaW9uLnYxLlJldm9rZVNlc3Npb25SZXNwb25zZRJiCg1HZXRQdWJsaWNLZXlzEicuY3lwaGVyLnNlc3Npb24udjEuR2V0UHVibGljS2V5c1JlcXVlc3QaKC5jeXBoZXIuc2Vzc2lvbi52MS5HZXRQdWJsaWNLZXlzUmVzcG9uc2USbQoQV2F0Y2hSZXZvY2F0aW9ucxIqLmN5cGhlci5zZXNzaW9uLnYxLldhdGNoUmV2b2NhdGlvbnNSZXF1ZXN0GisuY3lwaGVyLnNlc3Npb24udjEuV2F0Y2hSZXZvY2F0aW9uc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * One logged-in device.
@@ -489,6 +489,71 @@ export const GetPublicKeysResponseSchema: GenMessage<GetPublicKeysResponse> = /*
   messageDesc(file_cypher_session_v1_session, 16);
 
 /**
+ * Follows session revocations.
+ *
+ * @generated from message cypher.session.v1.WatchRevocationsRequest
+ */
+export type WatchRevocationsRequest = Message<"cypher.session.v1.WatchRevocationsRequest"> & {
+  /**
+   * Where to resume: the `cursor` of the last response received. Empty: start with every
+   * revocation whose access tokens may still be live (those of the last access-token lifetime).
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message cypher.session.v1.WatchRevocationsRequest.
+ * Use `create(WatchRevocationsRequestSchema)` to create a new message.
+ */
+export const WatchRevocationsRequestSchema: GenMessage<WatchRevocationsRequest> = /*@__PURE__*/
+  messageDesc(file_cypher_session_v1_session, 17);
+
+/**
+ * Sessions that were revoked together (one Logout, RevokeSession or theft detection).
+ *
+ * @generated from message cypher.session.v1.WatchRevocationsResponse
+ */
+export type WatchRevocationsResponse = Message<"cypher.session.v1.WatchRevocationsResponse"> & {
+  /**
+   * The ids (UUIDs) of the revoked sessions; empty in a `caught_up` response with nothing to add.
+   *
+   * @generated from field: repeated string session_ids = 1;
+   */
+  sessionIds: string[];
+
+  /**
+   * When they were revoked. Every access token of these sessions expires at the latest one
+   * access-token lifetime later, after which a backend may forget the ids.
+   *
+   * @generated from field: google.protobuf.Timestamp revoked_at = 2;
+   */
+  revokedAt?: Timestamp | undefined;
+
+  /**
+   * The resume point after this response: pass it as WatchRevocationsRequest.cursor on reconnect.
+   *
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+
+  /**
+   * True on the one response that ends the catch-up: every earlier revocation has been sent.
+   *
+   * @generated from field: bool caught_up = 4;
+   */
+  caughtUp: boolean;
+};
+
+/**
+ * Describes the message cypher.session.v1.WatchRevocationsResponse.
+ * Use `create(WatchRevocationsResponseSchema)` to create a new message.
+ */
+export const WatchRevocationsResponseSchema: GenMessage<WatchRevocationsResponse> = /*@__PURE__*/
+  messageDesc(file_cypher_session_v1_session, 18);
+
+/**
  * Sessions and the tokens that prove them.
  *
  * @generated from service cypher.session.v1.SessionService
@@ -565,6 +630,23 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof GetPublicKeysRequestSchema;
     output: typeof GetPublicKeysResponseSchema;
+  },
+  /**
+   * Follows session revocations made on any instance, for backends that verify access tokens
+   * offline (with GetPublicKeys) and must still refuse the tokens of ended sessions. The stream
+   * sends every revocation after `cursor` whose access tokens may still be live, then one response
+   * with `caught_up` set, then each new revocation as it commits, in commit order, each once.
+   * After a disconnect, call again with the last `cursor` received: nothing revoked within the
+   * access-token lifetime is missed. Needs no credentials: a session id grants nothing, and the
+   * stream says only that some session ended and when. The server ends the stream (OK) when it
+   * shuts down and with UNAVAILABLE when the caller falls too far behind; both mean: resume.
+   *
+   * @generated from rpc cypher.session.v1.SessionService.WatchRevocations
+   */
+  watchRevocations: {
+    methodKind: "server_streaming";
+    input: typeof WatchRevocationsRequestSchema;
+    output: typeof WatchRevocationsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cypher_session_v1_session, 0);

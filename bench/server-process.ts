@@ -1,0 +1,24 @@
+/**
+ * The server process of `npm run bench`: Cypher exactly as `npm start` runs it (startCypherServer,
+ * configuration from the environment bench/run.ts passes), plus a side channel over IPC through
+ * which the driver reads this process's CPU time (every thread: OPAQUE workers and libuv's
+ * thread pool included) and resident memory.
+ */
+import { loadConfig } from "../server/config.js";
+import { startCypherServer } from "../server/cypher-server.js";
+import { createLogger } from "../server/logger.js";
+
+const config = loadConfig(process.env);
+const server = await startCypherServer({ config, logger: createLogger(config.logLevel), env: process.env });
+
+process.on("message", async (message: { type: string }) => {
+  if (message.type === "usage") {
+    const cpu = process.cpuUsage();
+    const memory = process.memoryUsage();
+    process.send!({ type: "usage", cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
+  } else if (message.type === "stop") {
+    await server.stop();
+    process.exit(0);
+  }
+});
+process.send!({ type: "ready", port: server.port, grpcPort: server.grpcPort, storage: server.storage });

@@ -1,0 +1,151 @@
+/**
+ * Assembles a running Cypher: the public port first (health answers NOT_SERVING and RPCs answer
+ * Unavailable while storage starts), then storage, keys and the services, then SERVING.
+ * `main.ts` runs one per process; tests and benchmarks run theirs in-process on port 0.
+ */
+import path from "node:path";
+import { AuthService } from "../gen/cypher/auth/v1/auth_pb.js";
+import { SessionService } from "../gen/cypher/session/v1/session_pb.js";
+import type { AppContext } from "./app-context.js";
+import { createAuthModule } from "./auth/auth-module.js";
+import { type Clock, systemClock } from "./clock.js";
+import type { Config } from "./config.js";
+import { loadKeyMaterial, type KeySource } from "./keys/load-key-material.js";
+import { lateBoundService } from "./late-bound-service.js";
+import type { Logger } from "./logger.js";
+import { createSessionModule } from "./session/session-module.js";
+import { createKeyValueStore } from "./storage/kv/create-key-value-store.js";
+import { migrateToLatest } from "./storage/migrate.js";
+import { openDatabase } from "./storage/open-database.js";
+import { startEnrollmentSweeper } from "./storage/sweep-expired-enrollments.js";
+import { startGrpcServer, type RunningGrpcServer } from "./grpc/grpc-server.js";
+import { createPasetoTokenService } from "./tokens/paseto-token-service.js";
+import { HealthState } from "./transport/health.js";
+import { startPublicServer } from "./transport/listener.js";
+import { registerRoutes } from "./transport/routes.js";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+
+/** What reflection lists: every service the public port serves. */
+const reflectedServices = [AuthService, SessionService, Health, ServerReflectionV1, ServerReflectionV1Alpha];
+
+export interface CypherServer {
+  /** The public port actually bound (useful with PORT=0). */
+  port: number;
+  /** The internal grpc-js port for backends actually bound (GRPC_PORT=0), or null when turned off. */
+  grpcPort: number | null;
+  health: HealthState;
+  /** Which storage and key source this instance runs on, for the start-up log line. */
+  storage: { database: string; kv: string; keys: KeySource };
+  /** Stops accepting, drains in-flight calls within the grace period, releases everything. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  logger: Logger;
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  /** Handles non-RPC paths (the web app). */
+  fallback?: Parameters<typeof startPublicServer>[0]["fallback"];
+}
+
+export async function startCypherServer(options: StartOptions): Promise<CypherServer> {
+  const { config, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const health = new HealthState();
+  const auth = lateBoundService(AuthService);
+  const session = lateBoundService(SessionService);
+
+  const server = await startPublicServer({
+    config,
+    logger,
+    routes: (router) =>
+      registerRoutes(router, { auth: auth.impl, session: session.impl, health, reflectionServices: reflectedServices }),
+    fallback: options.fallback,
+  });
+
+  // Everything below is released in reverse order by stop(), or at once if start-up fails.
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  const releaseAll = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.warn("shutdown step failed", { error });
+      }
+    }
+  };
+
+  try {
+    const database = openDatabase(
+      config.databaseUrl
+        ? { kind: "postgres", url: config.databaseUrl }
+        : { kind: "embedded", dataDir: path.join(config.dataDir, "pgdata") },
+    );
+    cleanups.push(() => database.close());
+    const [migrated, kv] = await Promise.all([migrateToLatest(database.db), createKeyValueStore(config, logger, clock)]);
+    cleanups.push(() => kv.close());
+    if (migrated.length > 0) logger.info("migrations applied", { migrations: migrated });
+
+    const { keys, source: keySource, file: keyFile } = await loadKeyMaterial({
+      env: options.env ?? process.env,
+      dataDir: config.dataDir,
+      production: config.production,
+      hasAccounts: async () => (await database.db.selectFrom("users").select("id").limit(1).execute()).length > 0,
+    });
+    if (keySource === "generated") logger.warn("generated new key material; keep it safe", { file: keyFile });
+
+    const ctx: AppContext = { config, clock, logger, db: database.db, kv, keys };
+    const tokens = await createPasetoTokenService(keys, clock);
+    const authModule = await createAuthModule(ctx, tokens);
+    cleanups.push(() => authModule.close());
+    const sessionModule = await createSessionModule(ctx, tokens);
+    cleanups.push(() => sessionModule.close());
+    const stopSweeper = startEnrollmentSweeper({
+      db: database.db,
+      clock,
+      intervalSeconds: config.enrollment.sweepIntervalSeconds,
+      logger,
+    });
+    cleanups.push(() => stopSweeper());
+
+    auth.bind(authModule.service);
+    session.bind(sessionModule.service);
+    // The internal port opens once its services exist: backends never see a call refused as "starting".
+    let grpcServer: RunningGrpcServer | undefined;
+    if (config.grpcPort !== null) {
+      grpcServer = await startGrpcServer({ config, logger, session: sessionModule.service, health });
+      const started = grpcServer;
+      cleanups.push(() => started.close(0));
+    }
+    health.setServing(true);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      port: server.port,
+      grpcPort: grpcServer?.port ?? null,
+      health,
+      storage: {
+        database: database.kind === "postgres" ? "postgresql" : "embedded (PGlite)",
+        kv: config.redisUrl ? "redis" : "in-process",
+        keys: keySource,
+      },
+      stop: () =>
+        (stopping ??= (async () => {
+          // shutdown() (not just NOT_SERVING) also ends Watch streams, so draining is not held up by them.
+          health.shutdown();
+          // WatchRevocations streams never end on their own; clients resume from their cursor.
+          sessionModule.endStreams();
+          await Promise.all([server.close(config.limits.shutdownGraceMs), grpcServer?.close(config.limits.shutdownGraceMs)]);
+          await releaseAll();
+        })()),
+    };
+  } catch (error) {
+    health.shutdown();
+    await server.close(0);
+    await releaseAll();
+    throw error;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The internal port (GRPC_PORT, default 50051; "off" turns it off): plain gRPC served by
+ * @grpc/grpc-js, for backends that call SessionService.VerifySession on every request they serve.
+ * grpc-js answers several times more calls per core than connect-node's gRPC path (see bench/), and
+ * this port is where that matters. It serves:
+ *  - SessionService: the same implementation as the public port (service-adapter.ts);
+ *  - grpc.health.v1.Health: the same HealthState as the public port;
+ *  - server reflection v1 and v1alpha, listing what this port serves.
+ * AuthService is not served here: logins come from browsers and apps through the public port, and
+ * its per-IP attempt limits would see every backend as one client.
+ *
+ * Plaintext by default (a port for the private network, like a database's); with TLS_CERT_FILE and
+ * TLS_KEY_FILE set it serves TLS with the same certificate as the public port.
+ */
+import { readFile } from "node:fs/promises";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import { createHealthService, type HealthState } from "../transport/health.js";
+import {
+  ReflectionIndex,
+  ServerReflectionV1,
+  ServerReflectionV1alpha,
+  createReflectionV1Service,
+  createReflectionV1alphaService,
+} from "../transport/reflection.js";
+import { shutdownController } from "./call-context.js";
+import { adaptService } from "./service-adapter.js";
+import { grpcServiceDefinition } from "./service-definition.js";
+
+/** What the internal port serves, in reflection's listing. */
+export const INTERNAL_SERVICES: readonly DescService[] = [SessionService, Health, ServerReflectionV1, ServerReflectionV1alpha];
+
+export interface GrpcServerOptions {
+  config: Pick<Config, "grpcPort" | "host" | "tls" | "trustProxy" | "limits">;
+  logger: Logger;
+  session: ServiceImpl<typeof SessionService>;
+  health: HealthState;
+}
+
+export interface RunningGrpcServer {
+  /** The bound port (the real one when GRPC_PORT is 0). */
+  port: number;
+  /**
+   * Stops taking calls (GOAWAY), lets calls in flight finish within `graceMs`, then aborts their
+   * handlers' signals and cuts what is left. Safe to call twice.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const { config, logger } = options;
+  if (config.grpcPort === null) throw new TypeError("the internal gRPC port is turned off (GRPC_PORT=off)");
+  const shutdown = shutdownController();
+  const server = new Server({
+    "grpc.max_receive_message_length": config.limits.maxRequestBytes,
+    "grpc.max_concurrent_streams": 256,
+    // A backend that vanished without closing its connection (a WatchRevocations stream stays open
+    // forever otherwise) is noticed within about a minute and a half.
+    "grpc.keepalive_time_ms": 60_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+  });
+  const add = <S extends DescService>(service: S, impl: ServiceImpl<S>) =>
+    server.addService(grpcServiceDefinition(service), adaptService(service, impl, { logger, shutdownSignal: shutdown.signal, trustProxy: config.trustProxy }));
+  const reflection = new ReflectionIndex(INTERNAL_SERVICES);
+  add(SessionService, options.session);
+  add(Health, createHealthService(options.health));
+  add(ServerReflectionV1, createReflectionV1Service(reflection));
+  add(ServerReflectionV1alpha, createReflectionV1alphaService(reflection));
+
+  const credentials = config.tls
+    ? ServerCredentials.createSsl(null, [{ cert_chain: await readFile(config.tls.certFile), private_key: await readFile(config.tls.keyFile) }], false)
+    : ServerCredentials.createInsecure();
+  const port = await bind(server, config.host, config.grpcPort, credentials);
+  logger.info("listening", { port, scheme: config.tls ? "https" : "http", protocols: ["grpc"], http: ["2"], listener: "internal" });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close(graceMs: number) {
+      closing ??= new Promise<void>((resolve) => {
+        logger.info("draining", { graceMs, listener: "internal" });
+        const timer = setTimeout(() => {
+          logger.warn("grace period over, cutting calls still in flight", { listener: "internal" });
+          shutdown.abort(new DOMException("the server is shutting down", "AbortError"));
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }).then(() => logger.info("closed", { port, listener: "internal" }));
+      return closing;
+    },
+  };
+}
+
+/** Binds `host:port`; without a host, every interface (IPv6 and IPv4 where available, else IPv4). */
+async function bind(server: Server, host: string | undefined, port: number, credentials: ServerCredentials): Promise<number> {
+  const attempt = (address: string) =>
+    new Promise<number>((resolve, reject) => server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))));
+  if (host !== undefined) return attempt(`${host.includes(":") ? `[${host}]` : host}:${port}`);
+  try {
+    return await attempt(`[::]:${port}`);
+  } catch {
+    return attempt(`0.0.0.0:${port}`);
+  }
+}
