@@ -2,7 +2,7 @@
  * `npm run bench`: how fast backends can verify sessions, and what a login costs, in one run.
  *
  * Processes, so that the server's figures hold only the server's own work:
- *  - SERVER (bench/server-process.ts): Cypher as `npm start` runs it; real PostgreSQL and Redis when
+ *  - SERVER (bench/measured-server.ts): Cypher as `npm start` runs it; real PostgreSQL and Redis when
  *    DATABASE_URL / REDIS_URL are set (a fresh schema `cypher_bench_<random>` in that database,
  *    dropped afterwards), embedded PGlite and in-process state otherwise. LOG_LEVEL=info (one JSON
  *    line per RPC, to /dev/null), attempt limits raised out of the way.
@@ -317,7 +317,7 @@ async function main(): Promise<void> {
   let load: Child | undefined;
   try {
     const [s, b, l] = await Promise.all([
-      Child.start("server-process.ts", serverEnv),
+      Child.start("measured-server.ts", serverEnv),
       Child.start("baseline-servers.ts", { PATH: env.PATH, HOME: env.HOME }),
       Child.start("load-generator.ts", { PATH: env.PATH, HOME: env.HOME }),
     ]);

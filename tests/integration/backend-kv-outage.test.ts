@@ -5,7 +5,6 @@
  * the outage, so a logout committed then is refused at once; and when Redis is back, a session
  * whose tombstone was never written (its instance died) is still refused.
  */
-import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, createClient, createRouterTransport, type Client, type Interceptor } from "@connectrpc/connect";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
@@ -23,37 +22,10 @@ import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from "../storage/redis-test-support.js";
 import { bearer, createActiveUser, expectRpcError } from "../support/session-fixture.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
+import { TcpProxy } from "./support/tcp-proxy.js";
 
 const databaseUrl = TEST_DATABASE_URL;
 const redisUrl = TEST_REDIS_URL;
-
-/** A TCP proxy in front of Redis whose connections can all be cut, and which can come back. */
-class CuttableProxy {
-  #server: net.Server | undefined;
-  readonly #sockets = new Set<net.Socket>();
-  port = 0;
-  constructor(private readonly target: { host: string; port: number }) {}
-  async start(): Promise<void> {
-    if (this.#server?.listening) return;
-    this.#server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on("close", () => this.#sockets.delete(socket));
-        socket.on("error", () => socket.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.#server!.listen(this.port, "127.0.0.1", resolve));
-    this.port = (this.#server.address() as net.AddressInfo).port;
-  }
-  async stop(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.#server?.close(() => resolve()));
-  }
-}
 
 interface Instance {
   ctx: TestContext;
@@ -71,7 +43,7 @@ if (!databaseUrl || !redisUrl) {
   describe("VerifySession through a Redis outage, on two instances", () => {
     const keyPrefix = uniqueKeyPrefix();
     const target = new URL(redisUrl);
-    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
     const clock = new ManualClock(Date.now());
     let schema: TestSchema;
     const instances: Instance[] = [];

@@ -3,7 +3,6 @@
  * prefixes, start-up through createKeyValueStore, and behaviour while Redis is unreachable or
  * stalled (simulated with a TCP proxy in front of the real server).
  */
-import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Redis } from "ioredis";
 import { CypherError } from "../../server/errors.js";
@@ -11,58 +10,10 @@ import { createLogger } from "../../server/logger.js";
 import { createKeyValueStore } from "../../server/storage/kv/create-key-value-store.js";
 import { RedisKeyValueStore } from "../../server/storage/kv/redis-key-value-store.js";
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from "../storage/redis-test-support.js";
+import { TcpProxy } from "./support/tcp-proxy.js";
 
 const waitFor = (check: () => void | Promise<void>, timeout = 5_000) => vi.waitFor(check, { timeout, interval: 20 });
 
-/** A TCP proxy to Redis that can drop every connection and refuse new ones, or stall traffic. */
-class FlakyProxy {
-  #server: net.Server | undefined;
-  readonly #sockets = new Set<net.Socket>();
-  #stalled = false;
-  readonly #held: Array<() => void> = [];
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async start(): Promise<void> {
-    this.#server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on("close", () => this.#sockets.delete(socket));
-        socket.on("error", () => socket.destroy());
-      }
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-      const forward = (from: net.Socket, to: net.Socket) =>
-        from.on("data", (chunk) => {
-          if (this.#stalled) this.#held.push(() => to.write(chunk));
-          else to.write(chunk);
-        });
-      forward(client, upstream);
-      forward(upstream, client);
-    });
-    await new Promise<void>((resolve) => this.#server!.listen(this.port, "127.0.0.1", resolve));
-    this.port = (this.#server.address() as net.AddressInfo).port;
-  }
-
-  /** Redis "goes away": every connection drops and new ones are refused. */
-  async stop(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.#server?.close(() => resolve()));
-  }
-
-  /** Redis stops answering but the connections stay open (a stalled server or network). */
-  stall(): void {
-    this.#stalled = true;
-  }
-
-  /** Traffic flows again, in order, starting with what was held back. */
-  resume(): void {
-    this.#stalled = false;
-    for (const deliver of this.#held.splice(0)) deliver();
-  }
-}
 
 const url = TEST_REDIS_URL;
 if (!url) {
@@ -150,7 +101,7 @@ if (!url) {
 
     describe("while Redis is unreachable", () => {
       const target = new URL(url);
-      const proxy = new FlakyProxy({ host: target.hostname, port: Number(target.port || 6379) });
+      const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
       let store: RedisKeyValueStore;
       let publisher: RedisKeyValueStore;
       const received: string[] = [];

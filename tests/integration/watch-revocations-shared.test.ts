@@ -5,7 +5,6 @@
  * VerifySession after a logout on another instance is refused at once, broadcast or not. Each run
  * uses its own schema and key prefix.
  */
-import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, createClient, createRouterTransport, type Client, type Interceptor } from "@connectrpc/connect";
 import { SessionService, type WatchRevocationsResponse } from "../../gen/cypher/session/v1/session_pb.js";
@@ -23,36 +22,10 @@ import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from "../storag
 import { bearer, createActiveUser, expectRpcError, type TestUser } from "../support/session-fixture.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
+import { TcpProxy } from "./support/tcp-proxy.js";
 
 const databaseUrl = TEST_DATABASE_URL;
 const redisUrl = TEST_REDIS_URL;
-
-/** A TCP proxy in front of Redis whose connections can all be cut (Redis "goes away"). */
-class CuttableProxy {
-  #server: net.Server | undefined;
-  readonly #sockets = new Set<net.Socket>();
-  port = 0;
-  constructor(private readonly target: { host: string; port: number }) {}
-  async start(): Promise<void> {
-    this.#server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on("close", () => this.#sockets.delete(socket));
-        socket.on("error", () => socket.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.#server!.listen(this.port, "127.0.0.1", resolve));
-    this.port = (this.#server.address() as net.AddressInfo).port;
-  }
-  async stop(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.#server?.close(() => resolve()));
-  }
-}
 
 interface Instance {
   ctx: TestContext;
@@ -70,7 +43,7 @@ if (!databaseUrl || !redisUrl) {
   describe("WatchRevocations and VerifySession across instances sharing PostgreSQL and Redis", () => {
     const keyPrefix = uniqueKeyPrefix();
     const target = new URL(redisUrl);
-    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
     let schema: TestSchema;
     let a: Instance;
     let b: Instance;
