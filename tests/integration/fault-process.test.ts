@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { cypherClients, login, registerUser, type User } from "../../bench/support/cypher-user.js";
 import { startServerProcess, type ServerProcess } from "../../bench/support/server-process.js";
 import { validPoint } from "../hardening/support/malformed-arbitraries.js";
@@ -60,12 +60,26 @@ if (!TEST_DATABASE_URL) {
       const user = await registerUser(connect, "fault-term");
       const s = await login(connect, user);
 
+      const served = (method: string) => p.lines.filter((l) => l.includes('"msg":"rpc"') && l.includes(method)).length;
+      const verifiesBefore = served("SessionService/VerifySession");
+      const loginInitsBefore = served("AuthService/LoginInit");
+
       // In flight: LoginInits queued on the single OPAQUE thread (~125 ms each) and VerifySessions.
       const inFlight = [
         ...Array.from({ length: 6 }, () => grpc.auth.loginInit({ username: user.username, ke1: someKe1() })),
         ...Array.from({ length: 20 }, () => connect.session.verifySession({ accessToken: s.accessToken })),
       ].map((call) => call.then(() => undefined, (e: unknown) => e));
-      await new Promise((r) => setTimeout(r, 30));
+      // SIGTERM once the server has provably got the load, not after a guessed delay (on a busy machine
+      // a call may still be connecting, i.e. not in flight yet): every VerifySession served and the
+      // first LoginInit finished, so the other five are queued on the one OPAQUE thread, in flight.
+      await vi.waitFor(
+        () => {
+          expect(served("SessionService/VerifySession") - verifiesBefore).toBe(20);
+          expect(served("AuthService/LoginInit") - loginInitsBefore).toBeGreaterThanOrEqual(1);
+        },
+        { timeout: 20_000, interval: 5 },
+      );
+      expect(served("AuthService/LoginInit") - loginInitsBefore, "LoginInits still queued at SIGTERM").toBeLessThan(6);
       p.child.kill("SIGTERM");
 
       const results = (await Promise.all(inFlight)).map(codeOf);

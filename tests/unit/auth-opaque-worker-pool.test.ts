@@ -139,7 +139,8 @@ describe("OPAQUE worker pool limits and failures", () => {
       keys,
       logger: silentLogger,
       workerUrl: CRASHING_WORKER,
-      callTimeoutMs: 500,
+      // Well above a real cold authInit on a loaded 2-core machine, so only the hung call overruns.
+      callTimeoutMs: 3_000,
     });
     try {
       const record = deriveFakeRecord(oprfSeed, "frank");
