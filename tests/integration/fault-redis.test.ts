@@ -26,7 +26,7 @@ import { OwnRedis } from "./support/own-services.js";
 const codeOf = (e: unknown) => (e === undefined ? "OK" : Code[ConnectError.from(e).code]);
 
 if (!TEST_DATABASE_URL) {
-  describe("fault: Redis stopped under load", () => {
+  describe.skip("fault: Redis stopped under load (set TEST_DATABASE_URL to run)", () => {
     it("needs PostgreSQL (TEST_DATABASE_URL)", () => {});
   });
 } else {
