@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, createClient, createRouterTransport, type Client, type Interceptor } from "@connectrpc/connect";
-import { SessionService, type WatchRevocationsResponse } from "../../gen/cypher/session/v1/session_pb.js";
+import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { ManualClock } from "../../server/clock.js";
 import { generateKeyMaterial } from "../../server/keys/load-key-material.js";
 import { silentLogger } from "../../server/logger.js";
@@ -21,6 +21,7 @@ import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from "../storage/redis-test-support.js";
 import { bearer, createActiveUser, expectRpcError, type TestUser } from "../support/session-fixture.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
+import { followRevocations } from "../support/follow-revocations.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
 import { TcpProxy } from "./support/tcp-proxy.js";
 
@@ -79,27 +80,6 @@ if (!databaseUrl || !redisUrl) {
       return sessionId;
     }
 
-    function follow(on: Instance, cursor = "") {
-      const abort = new AbortController();
-      const received: WatchRevocationsResponse[] = [];
-      const done = (async () => {
-        try {
-          for await (const r of on.client.watchRevocations({ cursor }, { signal: abort.signal })) received.push(r);
-        } catch (error) {
-          if (!abort.signal.aborted) throw error;
-        }
-      })();
-      return {
-        received,
-        ids: () => received.flatMap((r) => r.sessionIds),
-        caughtUp: () => received.some((r) => r.caughtUp),
-        lastCursor: () => received.at(-1)?.cursor ?? "",
-        stop: async () => {
-          abort.abort();
-          await done;
-        },
-      };
-    }
 
     beforeAll(async () => {
       schema = await createTestSchema(databaseUrl);
@@ -124,7 +104,7 @@ if (!databaseUrl || !redisUrl) {
     });
 
     it("delivers a revocation made on one instance to a subscriber on the other, live", async () => {
-      const watch = follow(b);
+      const watch = followRevocations(b);
       await vi.waitFor(() => expect(watch.caughtUp()).toBe(true));
       const sessionId = await revokedOn(a);
       await vi.waitFor(() => expect(watch.ids()).toContain(sessionId), { timeout: 1_000, interval: 5 });
@@ -141,7 +121,7 @@ if (!databaseUrl || !redisUrl) {
     });
 
     it("resumes on the other instance from the cursor with every revocation made meanwhile, in commit order, once", async () => {
-      const first = follow(b);
+      const first = followRevocations(b);
       await vi.waitFor(() => expect(first.caughtUp()).toBe(true));
       const seen = await revokedOn(a);
       await vi.waitFor(() => expect(first.ids()).toContain(seen));
@@ -150,7 +130,7 @@ if (!databaseUrl || !redisUrl) {
 
       // Revocations on both instances at once while nobody watches.
       const missed = await Promise.all([revokedOn(a), revokedOn(b), revokedOn(a), revokedOn(b), revokedOn(a)]);
-      const resumed = follow(a, cursor);
+      const resumed = followRevocations(a, cursor);
       await vi.waitFor(() => expect(resumed.caughtUp()).toBe(true));
       expect([...resumed.ids()].sort()).toEqual([...missed].sort());
       const numbers = resumed.received.filter((r) => !r.caughtUp).map((r) => BigInt(r.cursor.slice("rv1.".length)));
@@ -166,7 +146,7 @@ if (!databaseUrl || !redisUrl) {
     it("keeps delivering while the broadcast is down, and reports and recovers the subscription", async () => {
       const states: string[] = [];
       const stopListening = b.kv.onSubscriptionStateChange((s) => states.push(s));
-      const watch = follow(b);
+      const watch = followRevocations(b);
       await vi.waitFor(() => expect(watch.caughtUp()).toBe(true));
       try {
         await proxy.stop();

@@ -5,34 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code } from "@connectrpc/connect";
-import type { WatchRevocationsResponse } from "../../gen/cypher/session/v1/session_pb.js";
 import { bearer, createActiveUser, createSessionHarness, expectRpcError, nextTotpStep, type SessionHarness } from "../support/session-fixture.js";
+import { followRevocations } from "../support/follow-revocations.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
 
-/** Reads a WatchRevocations stream in the background until stopped. */
-function follow(h: SessionHarness, cursor = "") {
-  const abort = new AbortController();
-  const received: WatchRevocationsResponse[] = [];
-  const done = (async () => {
-    try {
-      for await (const r of h.client.watchRevocations({ cursor }, { signal: abort.signal })) received.push(r);
-    } catch (error) {
-      if (!abort.signal.aborted) throw error;
-    }
-  })();
-  return {
-    received,
-    /** Session ids in the order received (catch-up and live). */
-    ids: () => received.flatMap((r) => r.sessionIds),
-    caughtUp: () => received.some((r) => r.caughtUp),
-    lastCursor: () => received.at(-1)?.cursor ?? "",
-    stop: async () => {
-      abort.abort();
-      await done;
-    },
-    done,
-  };
-}
 
 describe("WatchRevocations (in-process defaults)", () => {
   let ctx: TestContext;
@@ -56,7 +32,7 @@ describe("WatchRevocations (in-process defaults)", () => {
 
   it("sends recent revocations, then caught_up, then each new revocation as it happens, each once", async () => {
     const before = [await revokedSession(), await revokedSession()];
-    const watch = follow(h);
+    const watch = followRevocations(h);
     await vi.waitFor(() => expect(watch.caughtUp()).toBe(true));
     expect(watch.ids()).toEqual(expect.arrayContaining(before));
     const catchUp = watch.ids().length;
@@ -73,7 +49,7 @@ describe("WatchRevocations (in-process defaults)", () => {
   });
 
   it("resumes from a cursor: what was revoked while away arrives, nothing before it again", async () => {
-    const first = follow(h);
+    const first = followRevocations(h);
     await vi.waitFor(() => expect(first.caughtUp()).toBe(true));
     const seen = await revokedSession();
     await vi.waitFor(() => expect(first.ids()).toContain(seen));
@@ -81,7 +57,7 @@ describe("WatchRevocations (in-process defaults)", () => {
     await first.stop();
 
     const missed = [await revokedSession(), await revokedSession()];
-    const resumed = follow(h, cursor);
+    const resumed = followRevocations(h, cursor);
     await vi.waitFor(() => expect(resumed.caughtUp()).toBe(true));
     expect(resumed.ids()).toEqual(missed);
     // The marker carries the resume point too.
@@ -96,7 +72,7 @@ describe("WatchRevocations (in-process defaults)", () => {
       nextTotpStep(ctx);
       sessions.push(await h.login(user, device));
     }
-    const watch = follow(h);
+    const watch = followRevocations(h);
     await vi.waitFor(() => expect(watch.caughtUp()).toBe(true));
     await h.client.logout({ allSessions: true }, bearer(sessions[0]!.accessToken));
     await vi.waitFor(() => expect(watch.received.at(-1)?.sessionIds.length).toBe(3));
@@ -107,7 +83,7 @@ describe("WatchRevocations (in-process defaults)", () => {
   it("delivers every revocation exactly once while many happen during the catch-up", async () => {
     const logins: Array<{ sessionId: string; accessToken: string }> = [];
     for (let i = 0; i < 12; i++) logins.push(await h.login(await createActiveUser(ctx)));
-    const watch = follow(h);
+    const watch = followRevocations(h);
     await Promise.all(logins.map((l) => h.client.logout({}, bearer(l.accessToken))));
     await vi.waitFor(() => expect(watch.ids()).toEqual(expect.arrayContaining(logins.map((l) => l.sessionId))));
     expect(new Set(watch.ids()).size).toBe(watch.ids().length);
@@ -118,7 +94,7 @@ describe("WatchRevocations (in-process defaults)", () => {
     const old = await revokedSession();
     ctx.clock.advance(ctx.config.tokens.accessTtlSeconds * 1000 + 61_000);
     const recent = await revokedSession();
-    const watch = follow(h);
+    const watch = followRevocations(h);
     await vi.waitFor(() => expect(watch.caughtUp()).toBe(true));
     expect(watch.ids()).toContain(recent);
     expect(watch.ids()).not.toContain(old);
@@ -135,14 +111,14 @@ describe("WatchRevocations (in-process defaults)", () => {
       );
     }
     const recent = await revokedSession();
-    const watch = follow(h, "rv1.9000000000");
+    const watch = followRevocations(h, "rv1.9000000000");
     await vi.waitFor(() => expect(watch.caughtUp()).toBe(true));
     expect(watch.ids()).toContain(recent);
     await watch.stop();
   });
 
   it("ends open streams normally when the server shuts down", async () => {
-    const watch = follow(h);
+    const watch = followRevocations(h);
     await vi.waitFor(() => expect(watch.caughtUp()).toBe(true));
     h.module.endStreams();
     await expect(watch.done).resolves.toBeUndefined();
