@@ -8,7 +8,7 @@ import { normalizeTotpCode } from "../../client/register.js";
 import type { SecondFactor } from "../../session/session-manager.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
-import { busy, button, field, notice, screenHeader, type Field } from "../ui/components.js";
+import { busy, button, field, notice, type Field } from "../ui/components.js";
 import { cooldown } from "../ui/cooldown.js";
 import { deviceName } from "../ui/device-name.js";
 import { h, replaceChildren } from "../ui/dom.js";
