@@ -26,7 +26,7 @@ import { createLogger } from "../../server/logger.js";
 import { HealthState } from "../../server/transport/health.js";
 import { startPublicServer, type FallbackHandler, type ListenerTimeouts, type RunningServer } from "../../server/transport/listener.js";
 import { registerRoutes } from "../../server/transport/routes.js";
-import { unimplementedAuthService, unimplementedSessionService } from "../../server/transport/unimplemented.js";
+import { unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
 
 const execFileAsync = promisify(execFile);
 const BUF = path.resolve("node_modules/.bin/buf");

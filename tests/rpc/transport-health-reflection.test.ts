@@ -10,7 +10,7 @@ import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { HealthState } from "../../server/transport/health.js";
 import { registerRoutes } from "../../server/transport/routes.js";
-import { unimplementedAuthService, unimplementedSessionService } from "../../server/transport/unimplemented.js";
+import { unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
 
 function setup(extra: DescService[] = []) {
   const health = new HealthState();

@@ -1,6 +1,6 @@
 /**
- * Service implementations that answer every method with Unimplemented. main.ts serves these until
- * the real services exist, and tests use them to exercise the transport alone.
+ * Service implementations that answer every method with Unimplemented: stand-ins for the product
+ * services, so the transport tests exercise the listener, health and reflection alone.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
