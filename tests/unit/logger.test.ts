@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../server/logger.js";
 
@@ -31,4 +34,20 @@ describe("logger", () => {
     logger.warn("w");
     expect(lines.map((l) => l.msg)).toEqual(["w"]);
   });
+
+  it("writes stdout lines in order, batched per event-loop turn, and loses none when the process exits", () => {
+    // A child process: logs three lines in one turn, two more in the next, then exits at once.
+    const script = `
+      import { createLogger } from ${JSON.stringify(pathToFileURL(path.resolve("server/logger.ts")).href)};
+      const logger = createLogger("info");
+      for (const n of [1, 2, 3]) logger.info("line", { n });
+      setImmediate(() => { logger.info("line", { n: 4 }); logger.warn("line", { n: 5 }); process.exit(0); });
+    `;
+    const result = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+    expect(result.status).toBe(0);
+    const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as { n: number; level: string });
+    expect(lines.map((l) => l.n)).toEqual([1, 2, 3, 4, 5]);
+    expect(lines[4]!.level).toBe("warn");
+  });
 });
+
