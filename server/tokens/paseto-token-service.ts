@@ -13,7 +13,7 @@
  * and Ed25519 is deterministic, so `issue` with the same jti, issuedAt, ttl and claims yields the
  * byte-identical token (RefreshSession's reuse grace depends on it).
  */
-import { ClaimValidationError, InspectFooter, PublicProtocol } from "paseto";
+import { ClaimValidationError, PublicProtocol } from "paseto";
 import { ImportPublicKeyFactory, ImportSecretKeyFactory, SignFactory, VerifyFactory, type PublicKey, type SecretKey } from "paseto/v4/public";
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
@@ -49,8 +49,8 @@ function wholeSeconds(at: Date): Date {
 
 interface PurposeKeys {
   signing: { kid: string; key: SecretKey; footer: Uint8Array };
-  /** Current and previous public keys by kid. */
-  verifying: Map<string, { key: PublicKey; footer: Uint8Array }>;
+  /** Current and previous public keys by their footer segment (base64url of the footer bytes). */
+  byFooter: Map<string, { key: PublicKey; footer: Uint8Array }>;
   info: PublicKeyInfo[];
 }
 
@@ -64,28 +64,27 @@ export async function createPasetoTokenService(keys: KeyMaterial, clock: Clock):
     if (signingPublic === null) throw new TypeError(`the ${purpose} signing key is not a k4.secret PASERK`);
     const kid = publicKeyId(signingPublic);
     const signingKey = await v4.ImportSecretKey(set.signingKey as `k4.secret.${string}`);
-    const verifying = new Map<string, { key: PublicKey; footer: Uint8Array }>();
+    const byFooter = new Map<string, { key: PublicKey; footer: Uint8Array }>();
     const info: PublicKeyInfo[] = [];
     for (const paserk of [signingPublic, ...set.previousPublicKeys]) {
       const id = publicKeyId(paserk);
-      if (verifying.has(id)) continue;
-      verifying.set(id, { key: await v4.ImportPublicKey(paserk as `k4.public.${string}`), footer: footerOf(id) });
+      const footer = footerOf(id);
+      const segment = Buffer.from(footer).toString("base64url");
+      if (byFooter.has(segment)) continue;
+      byFooter.set(segment, { key: await v4.ImportPublicKey(paserk as `k4.public.${string}`), footer });
       info.push({ kid: id, purpose, paserk });
     }
-    byPurpose[purpose] = { signing: { kid, key: signingKey, footer: footerOf(kid) }, verifying, info };
+    byPurpose[purpose] = { signing: { kid, key: signingKey, footer: footerOf(kid) }, byFooter, info };
   }
 
-  /** The kid named by an (unverified) footer, or null when the footer is not ours. */
-  function kidOf(token: string): string | null {
-    let footer: unknown;
-    try {
-      footer = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(InspectFooter(token)));
-    } catch {
-      return null;
-    }
-    if (typeof footer !== "object" || footer === null || Array.isArray(footer)) return null;
-    const kid = (footer as Record<string, unknown>).kid;
-    return typeof kid === "string" ? kid : null;
+  /**
+   * The verifying key a token names, found by its footer segment as written: a token we signed
+   * carries exactly the base64url of `footerOf(kid)`, and paseto would refuse any other footer bytes
+   * for that key anyway, so an exact string match replaces decoding and parsing the footer on every
+   * cold verification (a measurable share of it).
+   */
+  function verifierOf(keySet: PurposeKeys, token: string): { key: PublicKey; footer: Uint8Array } | undefined {
+    return keySet.byFooter.get(token.slice(token.lastIndexOf(".") + 1));
   }
 
   return {
@@ -117,8 +116,7 @@ export async function createPasetoTokenService(keys: KeyMaterial, clock: Clock):
       if (!keySet || typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_CHARS) {
         throw unauthenticated("TOKEN_INVALID");
       }
-      const kid = kidOf(token);
-      const verifier = kid === null ? undefined : keySet.verifying.get(kid);
+      const verifier = verifierOf(keySet, token);
       if (!verifier) throw unauthenticated("TOKEN_INVALID");
       let verified: Record<string, unknown>;
       try {
