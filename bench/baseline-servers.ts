@@ -3,7 +3,8 @@
  * code in the call. Both answer grpc.health.v1.Health/Check with a constant SERVING and nothing else:
  *  - a bare @grpc/grpc-js server, messages through protobuf-es (the codec the internal port uses);
  *  - a bare connect-node handler on an h2c server (what the public port's RPC layer costs).
- * Same side channel as the server process (CPU time, resident memory).
+ * Same side channel as the server process (CPU time, resident memory), and the same V8 heap tuning
+ * (server/heap-tuning.ts), so that the two differ by code only.
  */
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -12,6 +13,9 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { grpcServiceDefinition } from "../server/grpc/service-definition.js";
+import { boundHeapGrowth } from "../server/heap-tuning.js";
+
+boundHeapGrowth();
 
 const SERVING = HealthCheckResponse_ServingStatus.SERVING;
 

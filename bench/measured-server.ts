@@ -6,8 +6,10 @@
  */
 import { loadConfig } from "../server/config.js";
 import { startCypherServer } from "../server/cypher-server.js";
+import { boundHeapGrowth } from "../server/heap-tuning.js";
 import { createLogger } from "../server/logger.js";
 
+boundHeapGrowth();
 const config = loadConfig(process.env);
 const server = await startCypherServer({ config, logger: createLogger(config.logLevel), env: process.env });
 

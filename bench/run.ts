@@ -32,6 +32,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { SessionService, VerifySessionRequestSchema } from "../gen/cypher/session/v1/session_pb.js";
+import { SERVER_NODE_OPTIONS } from "../server/heap-tuning.js";
 import { generateKeyValues, KEY_VARIABLES, parseKeyValues } from "../server/keys/load-key-material.js";
 import { AccessTokenMinter, nativeVerifyRate, type SessionClaims } from "./access-token-minter.js";
 import type { Account, LoggedIn } from "./login-flow.js";
@@ -80,7 +81,9 @@ class Child {
   }
 
   static start(file: string, childEnv: Record<string, string | undefined>): Promise<{ child: Child; ready: Record<string, unknown> }> {
-    const child = fork(path.join(HERE, file), [], { env: childEnv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    // The server and the baselines run with the Node options `npm start` gives the server.
+    const execArgv = file === "load-generator.ts" ? process.execArgv : [...SERVER_NODE_OPTIONS, ...process.execArgv];
+    const child = fork(path.join(HERE, file), [], { execArgv, env: childEnv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null) => reject(new Error(`${file} exited with ${code} before it was ready`));
       child.once("error", reject);
@@ -479,7 +482,7 @@ ${h2Table}
 - Closed-loop phases keep ${CONNECTIONS * STREAMS} calls in flight, so by Little's law their mean latency is about ${CONNECTIONS * STREAMS} ÷ rate whatever the server does: their p50/p99 measure queueing at saturation. The latency goal is read from the paced (open-loop) phase, at half the closed-loop rate.
 - Server, baselines and load generator share ${machine.cores} cores; the load generator's own CPU is in its column (near 1 core, it would be what limits a phase). h2load is an independent client with its own request pattern: its ratio is the cross-check, not a replacement.
 - "server CPU µs/call" counts every thread of the server process (V8's GC threads, the libuv pool that runs WebCrypto's Ed25519, the OPAQUE workers).
-- RSS includes Node, tsx and the libraries, the two OPAQUE worker threads, and V8's heap, which grows between major collections under this allocation rate; the V8 heap in use at the peak is shown in brackets. The bare baselines run under tsx too (as \`npm start\` does): their RSS is the floor of Node, tsx and one RPC library under the same load.
+- RSS includes Node, tsx and the libraries, the OPAQUE worker threads, and V8's heap, which grows between major collections under this allocation rate; the V8 heap in use at the peak is shown in brackets. The server and the bare baselines run with the same Node options and heap tuning as \`npm start\` (${SERVER_NODE_OPTIONS.join(" ")}, server/heap-tuning.ts) and under tsx: the baselines' RSS is the floor of Node, tsx and one RPC library under the same load.
 `;
     writeFileSync(path.join(HERE, "RESULTS.md"), report);
     console.log("\n" + table + "\n\n" + ratioTable + "\n");

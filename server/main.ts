@@ -5,11 +5,13 @@
 import { performance } from "node:perf_hooks";
 import { ConfigError, loadConfig } from "./config.js";
 import { startCypherServer } from "./cypher-server.js";
+import { boundHeapGrowth } from "./heap-tuning.js";
 import { KeyMaterialError } from "./keys/load-key-material.js";
 import { createLogger } from "./logger.js";
 import { createStaticAppHandler, DEFAULT_WEB_DIST_DIR } from "./web/static-app.js";
 
 const startedAt = performance.now();
+boundHeapGrowth();
 
 function fail(lines: string[], exitCode: number): never {
   for (const line of lines) process.stderr.write(`cypher: ${line}\n`);

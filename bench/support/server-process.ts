@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { SERVER_NODE_OPTIONS } from "../../server/heap-tuning.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -23,7 +24,7 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(env: Record<string, string>, options: { startTimeoutMs?: number } = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO, "server/main.ts")], {
+  const child = spawn(process.execPath, [...SERVER_NODE_OPTIONS, "--import", "tsx", path.join(REPO, "server/main.ts")], {
     cwd: REPO,
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -169,7 +169,9 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
 
   /** Starts one worker; resolves when it reports ready, rejects if it dies first. */
   #spawn(): Promise<void> {
-    const worker = new Worker(this.#options.workerUrl, { workerData: { keys: this.#options.keys, niceness: this.#options.niceness } });
+    // execArgv: [] so the worker does not inherit `--import tsx` (it runs plain .mjs): inherited,
+    // each worker would load tsx's module hooks again, ~25 MB of RSS per worker for nothing.
+    const worker = new Worker(this.#options.workerUrl, { execArgv: [], workerData: { keys: this.#options.keys, niceness: this.#options.niceness } });
     const slot: Slot = { worker, call: null, timer: null, startedAtMs: Date.now(), retired: false, ready: false };
     this.#slots.add(slot);
     return new Promise<void>((resolveReady, rejectReady) => {
