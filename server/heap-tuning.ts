@@ -8,10 +8,12 @@
  * machine with memory to spare. RSS drifted from 250 MB to 450 MB over ten minutes with no leak
  * (bench/soak.ts), and the verify benchmark peaked near 500 MB (bench/run.ts).
  *  - `--heap-growing-percent=50`: the next full collection comes when the heap is 1.5× what the
- *    last one left. A few more full collections, each short at this heap size. Set at run time,
- *    by `boundHeapGrowth()`, from the process's entry point.
+ *    last one left. The price is more of them: under the benchmark's hot load one or two a second,
+ *    with marking steps of up to ~20 ms on the main thread, a trade of tail latency for memory.
+ *    Set at run time, by `boundHeapGrowth()`, from the process's entry point.
  *  - `--max-semi-space-size=8` (MB): half the default young generation. Request-scoped garbage dies
- *    young either way; the benchmark's throughput did not move and its RSS dropped by ~50 MB. V8
+ *    young either way; the benchmark's throughput did not drop (the run-to-run noise was larger)
+ *    and its RSS fell by ~50 MB. V8
  *    sizes the young generation when the isolate starts, so this one must be on the command line:
  *    `SERVER_NODE_OPTIONS`, which `npm start` (package.json) and the scripts that start a server
  *    process pass.
