@@ -66,24 +66,6 @@ function percentile(sorted: number[], p: number): number {
 
 // ---------------------------------------------------------------- server (child process)
 
-async function createBenchSchema(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const { default: pg } = await import("pg");
-  const name = `cypher_bench_${randomBytes(6).toString("hex")}`;
-  const run = async (statement: string) => {
-    const client = new pg.Client({ connectionString: baseUrl });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`create schema ${name}`);
-  const url = new URL(baseUrl);
-  url.searchParams.set("options", `-c search_path=${name}`);
-  return { url: url.toString(), drop: () => run(`drop schema if exists ${name} cascade`) };
-}
-
 async function runServer(): Promise<void> {
   const mode = (process.env.BENCH_OPAQUE ?? "workers") as Mode;
   const [{ loadConfig }, { systemClock }, { silentLogger }, { generateKeyMaterial }, { openDatabase }, { migrateToLatest }, { MemoryKeyValueStore }, { createPasetoTokenService }, { createAuthModule }, { createErrorMappingInterceptor }] =
@@ -109,7 +91,8 @@ async function runServer(): Promise<void> {
   });
   // BENCH_DATABASE_URL: PostgreSQL (a schema of its own, dropped afterwards), as deployed; otherwise
   // in-memory PGlite, whose WebAssembly runs on the event loop and so shows up in its delay.
-  const schema = process.env.BENCH_DATABASE_URL ? await createBenchSchema(process.env.BENCH_DATABASE_URL) : undefined;
+  const { createScratchSchema } = await import("../tests/storage/postgres-test-schema.js");
+  const schema = process.env.BENCH_DATABASE_URL ? await createScratchSchema(process.env.BENCH_DATABASE_URL, "cypher_bench") : undefined;
   const database = openDatabase(schema ? { kind: "postgres", url: schema.url } : { kind: "memory" });
   await migrateToLatest(database.db);
   const kv = new MemoryKeyValueStore();

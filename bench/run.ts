@@ -30,10 +30,10 @@ import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import pg from "pg";
 import { SessionService, VerifySessionRequestSchema } from "../gen/cypher/session/v1/session_pb.js";
 import { SERVER_NODE_OPTIONS } from "../server/heap-tuning.js";
 import { generateKeyValues, KEY_VARIABLES, parseKeyValues } from "../server/keys/load-key-material.js";
+import { createScratchSchema } from "../tests/storage/postgres-test-schema.js";
 import { AccessTokenMinter, nativeVerifyRate, type SessionClaims } from "./access-token-minter.js";
 import type { Account, LoggedIn } from "./login-flow.js";
 import type { Command, LoadRequest, LoadResult, PrepareRequest } from "./load-generator.js";
@@ -246,18 +246,6 @@ function percent(part: number, whole: number): string {
   return `${fmt((100 * part) / whole, 0)} %`;
 }
 
-// ------------------------------------------------------------------ storage
-
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
-
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
@@ -288,12 +276,9 @@ async function main(): Promise<void> {
   cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
   let databaseUrl: string | undefined;
   if (env.DATABASE_URL) {
-    const schema = `cypher_bench_${randomBytes(4).toString("hex")}`;
-    await withClient(env.DATABASE_URL, (c) => c.query(`create schema ${schema}`));
-    cleanups.push(() => withClient(env.DATABASE_URL!, (c) => c.query(`drop schema if exists ${schema} cascade`)));
-    const url = new URL(env.DATABASE_URL);
-    url.searchParams.set("options", `-c search_path=${schema}`);
-    databaseUrl = url.toString();
+    const schema = await createScratchSchema(env.DATABASE_URL, "cypher_bench");
+    cleanups.push(() => schema.drop());
+    databaseUrl = schema.url;
   }
 
   const serverEnv: Record<string, string | undefined> = {

@@ -1,7 +1,8 @@
 /**
- * PostgreSQL for integration tests: other suites share the same database, so every run gets its
- * own schema (`cypher_test_<random>`), reached through a URL whose `options` parameter sets the
- * search_path, and drops it afterwards. Never touches `public` or anyone else's schema.
+ * PostgreSQL for integration tests and benchmarks: other suites share the same database, so every
+ * run gets its own schema (`cypher_test_<random>`, `cypher_bench_<random>`), reached through a URL
+ * whose `options` parameter sets the search_path, and drops it afterwards. Never touches `public`
+ * or anyone else's schema.
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -15,8 +16,13 @@ export interface TestSchema {
   drop(): Promise<void>;
 }
 
-export async function createTestSchema(baseUrl: string): Promise<TestSchema> {
-  const name = `cypher_test_${randomBytes(6).toString("hex")}`;
+export function createTestSchema(baseUrl: string): Promise<TestSchema> {
+  return createScratchSchema(baseUrl, "cypher_test");
+}
+
+/** A fresh schema named `<prefix>_<random>` in the database at `baseUrl`. */
+export async function createScratchSchema(baseUrl: string, prefix: "cypher_test" | "cypher_bench"): Promise<TestSchema> {
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
   await withClient(baseUrl, (client) => client.query(`create schema ${name}`));
   const url = new URL(baseUrl);
   url.searchParams.set("options", `-c search_path=${name}`);
