@@ -9,7 +9,7 @@ import { confirmTotp, normalizeTotpCode, setupTotp, type TotpSetup } from "../..
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { busy, button, field, notice, screenHeader, stepper } from "../ui/components.js";
-import { cooldown } from "../ui/cooldown.js";
+import { showCodeFailure } from "../ui/code-failure.js";
 import { h, icon, ICONS, replaceChildren } from "../ui/dom.js";
 import { timeOfDay } from "../ui/format.js";
 
@@ -95,17 +95,12 @@ export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>):
       ui.go({ name: "recovery-codes", username: enrollment.username, codes });
     } catch (err) {
       done();
-      const described = describeError(err, "enroll");
-      if (described.recovery === "restart") {
-        return ui.go({ name: "register", flash: { tone: "error", message: described.message } });
-      }
-      if (described.recovery === "retry") {
-        code.setError(described.message);
-        code.input.select();
-        return code.input.focus();
-      }
-      message.show("error", described.message);
-      if (described.retryAfterSeconds) cooldown(submit, described.retryAfterSeconds);
+      showCodeFailure(describeError(err, "enroll"), {
+        restart: (text) => ui.go({ name: "register", flash: { tone: "error", message: text } }),
+        field: code,
+        message,
+        submit,
+      });
     }
   }
 

@@ -9,7 +9,7 @@ import type { SecondFactor } from "../../session/session-manager.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { busy, button, field, notice, type Field } from "../ui/components.js";
-import { cooldown } from "../ui/cooldown.js";
+import { showCodeFailure } from "../ui/code-failure.js";
 import { deviceName } from "../ui/device-name.js";
 import { h, replaceChildren } from "../ui/dom.js";
 
@@ -77,17 +77,12 @@ export function secondFactorScreen(ui: Ui, route: Extract<Route, { name: "second
       ui.go({ name: "sessions" });
     } catch (err) {
       done();
-      const described = describeError(err, "second-factor");
-      if (described.recovery === "restart") {
-        return ui.go({ name: "login", username: proof.username, flash: { tone: "error", message: described.message } });
-      }
-      if (described.recovery === "retry") {
-        current.setError(described.message);
-        current.input.select();
-        return current.input.focus();
-      }
-      message.show("error", described.message);
-      if (described.retryAfterSeconds) cooldown(submit, described.retryAfterSeconds);
+      showCodeFailure(describeError(err, "second-factor"), {
+        restart: (text) => ui.go({ name: "login", username: proof.username, flash: { tone: "error", message: text } }),
+        field: current,
+        message,
+        submit,
+      });
     }
   }
 
