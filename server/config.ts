@@ -38,6 +38,8 @@ export interface Config {
     /** Calls allowed to wait for a worker; beyond this the call gets ResourceExhausted. */
     maxQueuedCalls: number;
   };
+  /** Threads checking token signatures (ed25519-thread-verifier.ts). */
+  verifyThreads: number;
   enrollment: {
     ttlSeconds: number;
     maxFailedCodes: number;
@@ -177,6 +179,8 @@ export function loadConfig(env: Env = process.env): Config {
       workerThreads: r.int("OPAQUE_WORKER_THREADS", Math.max(1, Math.min(4, availableParallelism())), 1, 64),
       maxQueuedCalls: r.int("OPAQUE_MAX_QUEUED_CALLS", 16, 1, 100_000),
     },
+    // One per core beyond the event loop's, at most 4: the loop needs a core of its own.
+    verifyThreads: r.int("VERIFY_THREADS", Math.max(1, Math.min(4, availableParallelism() - 1)), 1, 64),
     enrollment: {
       ttlSeconds: r.int("ENROLLMENT_TTL_SECONDS", 300, 30, 86_400),
       maxFailedCodes: r.int("ENROLLMENT_MAX_FAILED_CODES", 5, 1, 100),

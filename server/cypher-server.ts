@@ -19,6 +19,7 @@ import { migrateToLatest } from "./storage/migrate.js";
 import { openDatabase } from "./storage/open-database.js";
 import { startEnrollmentSweeper } from "./storage/sweep-expired-enrollments.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/grpc-server.js";
+import { Ed25519ThreadVerifier } from "./tokens/ed25519-thread-verifier.js";
 import { createPasetoTokenService } from "./tokens/paseto-token-service.js";
 import { HealthState } from "./transport/health.js";
 import { startPublicServer } from "./transport/listener.js";
@@ -98,7 +99,9 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     if (keySource === "generated") logger.warn("generated new key material; keep it safe", { file: keyFile });
 
     const ctx: AppContext = { config, clock, logger, db: database.db, kv, keys };
-    const tokens = await createPasetoTokenService(keys, clock);
+    const ed25519 = await Ed25519ThreadVerifier.start({ threads: config.verifyThreads, logger });
+    cleanups.push(() => ed25519.close());
+    const tokens = await createPasetoTokenService(keys, clock, { ed25519 });
     const authModule = await createAuthModule(ctx, tokens);
     cleanups.push(() => authModule.close());
     const sessionModule = await createSessionModule(ctx, tokens);

@@ -1,5 +1,6 @@
 /**
- * TokenService over PASETO v4.public (paseto 4.x, Ed25519 through WebCrypto).
+ * TokenService over PASETO v4.public: signed with the paseto library (4.x, Ed25519 through
+ * WebCrypto), verified by v4-public-verify.ts on node:crypto (why: see there).
  *
  * Wire format, so an independent verifier holding only GetPublicKeys output can check a token:
  *  - footer: the JSON `{"kid":"k4.pid.…"}` naming the signing key (PASERK id, see paserk-id.ts);
@@ -13,8 +14,8 @@
  * and Ed25519 is deterministic, so `issue` with the same jti, issuedAt, ttl and claims yields the
  * byte-identical token (RefreshSession's reuse grace depends on it).
  */
-import { ClaimValidationError, PublicProtocol } from "paseto";
-import { ImportPublicKeyFactory, ImportSecretKeyFactory, SignFactory, VerifyFactory, type PublicKey, type SecretKey } from "paseto/v4/public";
+import { PublicProtocol } from "paseto";
+import { ImportSecretKeyFactory, SignFactory, type SecretKey } from "paseto/v4/public";
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { unauthenticated } from "../errors.js";
@@ -22,6 +23,8 @@ import { TOKEN_PURPOSES, type KeyMaterial, type TokenPurpose } from "../keys/key
 import { publicKeyOfSecretPaserk } from "../keys/paserk.js";
 import { publicKeyId } from "./paserk-id.js";
 import type { IssuedToken, PublicKeyInfo, TokenClaimValue, TokenService, VerifiedToken } from "./token-service.js";
+import { inProcessEd25519Verifier, type Ed25519Verifier } from "./ed25519-verifier.js";
+import { checkClaims, footerSegmentOf, TokenRefused, verifiedClaimsOf, verifyingKeyOf, type VerifyingKey } from "./v4-public-verify.js";
 
 /** Claims the service sets itself; a caller may not supply them. */
 const RESERVED_CLAIMS = new Set(["aud", "jti", "iat", "exp", "nbf"]);
@@ -49,13 +52,26 @@ function wholeSeconds(at: Date): Date {
 
 interface PurposeKeys {
   signing: { kid: string; key: SecretKey; footer: Uint8Array };
-  /** Current and previous public keys by their footer segment (base64url of the footer bytes). */
-  byFooter: Map<string, { key: PublicKey; footer: Uint8Array }>;
+  /**
+   * Current and previous public keys by their footer segment, as written: a token we signed carries
+   * exactly the base64url of `footerOf(kid)`, so an exact string lookup finds its key without
+   * decoding or parsing the footer (which had been a measurable share of a cold verification).
+   */
+  byFooter: Map<string, VerifyingKey>;
   info: PublicKeyInfo[];
 }
 
-export async function createPasetoTokenService(keys: KeyMaterial, clock: Clock): Promise<TokenService> {
-  const v4 = new PublicProtocol(SignFactory, VerifyFactory, ImportSecretKeyFactory, ImportPublicKeyFactory);
+/**
+ * `ed25519` checks signatures; the server passes its verification threads, and the default (libuv's
+ * pool) suits tests and tools.
+ */
+export async function createPasetoTokenService(
+  keys: KeyMaterial,
+  clock: Clock,
+  options: { ed25519?: Ed25519Verifier } = {},
+): Promise<TokenService> {
+  const ed25519 = options.ed25519 ?? inProcessEd25519Verifier();
+  const v4 = new PublicProtocol(SignFactory, ImportSecretKeyFactory);
 
   const byPurpose = {} as Record<TokenPurpose, PurposeKeys>;
   for (const purpose of TOKEN_PURPOSES) {
@@ -64,27 +80,16 @@ export async function createPasetoTokenService(keys: KeyMaterial, clock: Clock):
     if (signingPublic === null) throw new TypeError(`the ${purpose} signing key is not a k4.secret PASERK`);
     const kid = publicKeyId(signingPublic);
     const signingKey = await v4.ImportSecretKey(set.signingKey as `k4.secret.${string}`);
-    const byFooter = new Map<string, { key: PublicKey; footer: Uint8Array }>();
+    const byFooter = new Map<string, VerifyingKey>();
     const info: PublicKeyInfo[] = [];
     for (const paserk of [signingPublic, ...set.previousPublicKeys]) {
       const id = publicKeyId(paserk);
-      const footer = footerOf(id);
-      const segment = Buffer.from(footer).toString("base64url");
-      if (byFooter.has(segment)) continue;
-      byFooter.set(segment, { key: await v4.ImportPublicKey(paserk as `k4.public.${string}`), footer });
+      const verifier = verifyingKeyOf(paserk, footerOf(id));
+      if (byFooter.has(verifier.footerSegment)) continue;
+      byFooter.set(verifier.footerSegment, verifier);
       info.push({ kid: id, purpose, paserk });
     }
     byPurpose[purpose] = { signing: { kid, key: signingKey, footer: footerOf(kid) }, byFooter, info };
-  }
-
-  /**
-   * The verifying key a token names, found by its footer segment as written: a token we signed
-   * carries exactly the base64url of `footerOf(kid)`, and paseto would refuse any other footer bytes
-   * for that key anyway, so an exact string match replaces decoding and parsing the footer on every
-   * cold verification (a measurable share of it).
-   */
-  function verifierOf(keySet: PurposeKeys, token: string): { key: PublicKey; footer: Uint8Array } | undefined {
-    return keySet.byFooter.get(token.slice(token.lastIndexOf(".") + 1));
   }
 
   return {
@@ -116,32 +121,21 @@ export async function createPasetoTokenService(keys: KeyMaterial, clock: Clock):
       if (!keySet || typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_CHARS) {
         throw unauthenticated("TOKEN_INVALID");
       }
-      const verifier = verifierOf(keySet, token);
+      const verifier = keySet.byFooter.get(footerSegmentOf(token));
       if (!verifier) throw unauthenticated("TOKEN_INVALID");
-      let verified: Record<string, unknown>;
+      let checked;
       try {
-        const result = await v4.Verify(verifier.key, token, {
-          now: clock.now(),
-          footer: verifier.footer,
-          audience: audienceOf(purpose),
-          requiredClaims: ["jti", "iat", "exp"],
-        });
-        verified = result.claims;
+        const signed = await verifiedClaimsOf(token, verifier, ed25519);
+        checked = checkClaims(signed, { audience: audienceOf(purpose), nowMs: clock.now().getTime() });
       } catch (error) {
-        if (error instanceof ClaimValidationError && error.claim === "exp") throw unauthenticated("TOKEN_EXPIRED");
-        throw unauthenticated("TOKEN_INVALID");
-      }
-      const { jti, iat, exp, aud: _aud, nbf: _nbf, ...rest } = verified;
-      const issuedAt = new Date(String(iat));
-      const expiresAt = new Date(String(exp));
-      if (typeof jti !== "string" || Number.isNaN(issuedAt.getTime()) || Number.isNaN(expiresAt.getTime())) {
-        throw unauthenticated("TOKEN_INVALID");
+        if (error instanceof TokenRefused) throw unauthenticated(error.reason === "expired" ? "TOKEN_EXPIRED" : "TOKEN_INVALID");
+        throw error;
       }
       const claims: Record<string, TokenClaimValue> = {};
-      for (const [name, value] of Object.entries(rest)) {
+      for (const [name, value] of Object.entries(checked.rest)) {
         if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") claims[name] = value;
       }
-      return { jti, issuedAt, expiresAt, claims } satisfies VerifiedToken;
+      return { jti: checked.jti, issuedAt: checked.issuedAt, expiresAt: checked.expiresAt, claims } satisfies VerifiedToken;
     },
 
     publicKeys() {

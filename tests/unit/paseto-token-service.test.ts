@@ -1,7 +1,8 @@
+import { createPrivateKey, sign } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PublicProtocol } from "paseto";
-import { ImportSecretKeyFactory, SignFactory } from "paseto/v4/public";
+import { ClaimValidationError, PublicProtocol } from "paseto";
+import { ImportPublicKeyFactory, ImportSecretKeyFactory, SignFactory, VerifyFactory } from "paseto/v4/public";
 import { ManualClock } from "../../server/clock.js";
 import { CypherError } from "../../server/errors.js";
 import { TOKEN_PURPOSES, type KeyMaterial } from "../../server/keys/key-material.js";
@@ -24,6 +25,23 @@ async function reasonOf(promise: Promise<unknown>): Promise<string> {
 
 function footerOf(token: string): unknown {
   return JSON.parse(Buffer.from(token.split(".")[3]!, "base64url").toString("utf8"));
+}
+
+/** A v4.public token over any claims, signed with node:crypto by the access key (PAE as in the spec). */
+function signWithAccessKey(keys: KeyMaterial, kid: string, claims: Record<string, unknown>): string {
+  const raw = Buffer.from(keys.tokens.access.signingKey.slice("k4.secret.".length), "base64url");
+  const jwk = { kty: "OKP", crv: "Ed25519", d: raw.subarray(0, 32).toString("base64url"), x: raw.subarray(32).toString("base64url") };
+  const message = Buffer.from(JSON.stringify(claims));
+  const footer = Buffer.from(JSON.stringify({ kid }));
+  const le64 = (n: number) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  const pieces = [Buffer.from("v4.public."), message, footer, Buffer.alloc(0)];
+  const pae = Buffer.concat([le64(pieces.length), ...pieces.flatMap((piece) => [le64(piece.length), piece])]);
+  const signature = sign(null, pae, createPrivateKey({ key: jwk, format: "jwk" }));
+  return `v4.public.${Buffer.concat([message, signature]).toString("base64url")}.${footer.toString("base64url")}`;
 }
 
 function withAccessKeys(keys: KeyMaterial, signingKey: string, previousPublicKeys: string[]): KeyMaterial {
@@ -202,5 +220,120 @@ describe("PASETO token service", () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  describe("agrees with the paseto library's Verify, which it replaces on the hot path", () => {
+    const library = new PublicProtocol(SignFactory, VerifyFactory, ImportSecretKeyFactory, ImportPublicKeyFactory);
+
+    /** The library's verdict on an access token: the claims, or the reason we would give. */
+    async function libraryVerdict(token: string): Promise<Record<string, unknown> | string> {
+      const accessKey = tokens.publicKeys().find((k) => k.purpose === "access")!;
+      try {
+        const { claims } = await library.Verify(await library.ImportPublicKey(accessKey.paserk as `k4.public.${string}`), token, {
+          now: clock.now(),
+          footer: new TextEncoder().encode(JSON.stringify({ kid: accessKey.kid })),
+          audience: "cypher:access",
+          requiredClaims: ["jti", "iat", "exp"],
+        });
+        return claims as Record<string, unknown>;
+      } catch (error) {
+        return error instanceof ClaimValidationError && error.claim === "exp" ? "TOKEN_EXPIRED" : "TOKEN_INVALID";
+      }
+    }
+
+    async function ourVerdict(token: string): Promise<Record<string, unknown> | string> {
+      try {
+        const { jti, issuedAt, expiresAt, claims } = await tokens.verify("access", token);
+        const rfc3339 = (at: Date) => at.toISOString().replace(".000Z", "Z");
+        return { ...claims, aud: "cypher:access", jti, iat: rfc3339(issuedAt), exp: rfc3339(expiresAt) };
+      } catch (error) {
+        return reasonOf(Promise.reject(error));
+      }
+    }
+
+    /** A token changed the way an attacker or a broken proxy might: one byte, one character, or cut short. */
+    const mutation = fc.oneof(
+      { arbitrary: fc.constant({ kind: "none" as const }), weight: 3 },
+      fc.record({ kind: fc.constant("flip-byte" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({ kind: fc.constant("swap-char" as const), at: fc.nat(), char: fc.constantFrom(..."AZaz09-_.=+/ ") }),
+      fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
+    );
+
+    function mutate(token: string, m: { kind: string; at?: number; bit?: number; char?: string }): string {
+      const [v, p, body, footer] = token.split(".") as [string, string, string, string];
+      if (m.kind === "flip-byte") {
+        const raw = Buffer.from(body, "base64url");
+        raw[m.at! % raw.length]! ^= 1 << m.bit!;
+        return [v, p, raw.toString("base64url"), footer].join(".");
+      }
+      if (m.kind === "swap-char") {
+        const at = m.at! % token.length;
+        return token.slice(0, at) + m.char! + token.slice(at + 1);
+      }
+      if (m.kind === "truncate") return token.slice(0, m.at! % token.length);
+      return token;
+    }
+
+    it("gives the same verdict and claims on genuine, expired and mutated tokens", async () => {
+      const verdicts = new Map<string, number>();
+      const claimValue = fc.oneof(fc.string(), fc.integer(), fc.boolean());
+      await fc.assert(
+        fc.asyncProperty(
+          fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), claimValue, { maxKeys: 4 }),
+          // Seconds since issue: live (TTL 600 s), expired, or issued in the future.
+          fc.oneof(fc.integer({ min: 0, max: 600 }), fc.integer({ min: 601, max: 5_000 }), fc.integer({ min: -1_000, max: -1 })),
+          mutation,
+          async (claims, ageSeconds, m) => {
+            for (const reserved of ["aud", "jti", "iat", "exp", "nbf"]) delete claims[reserved];
+            const issuedAt = new Date(clock.now().getTime() - ageSeconds * 1000);
+            const { token } = await tokens.issue("access", claims, { ttlSeconds: 600, issuedAt });
+            const candidate = mutate(token, m);
+            const verdict = await ourVerdict(candidate);
+            expect(verdict).toEqual(await libraryVerdict(candidate));
+            const kind = typeof verdict === "string" ? verdict : "accepted";
+            verdicts.set(kind, (verdicts.get(kind) ?? 0) + 1);
+          },
+        ),
+        { numRuns: 300 },
+      );
+      // The comparison covered all three outcomes, not only refusals.
+      for (const kind of ["accepted", "TOKEN_EXPIRED", "TOKEN_INVALID"]) expect(verdicts.get(kind)).toBeGreaterThan(10);
+    });
+
+    it("refuses what the library refuses in claims we never write, and date-times in forms we never write", async () => {
+      // Signed with our access key by hand: the library will not sign some of these claims.
+      const accessKid = tokens.publicKeys().find((k) => k.purpose === "access")!.kid;
+      const sign = (claims: Record<string, unknown>) => signWithAccessKey(keys, accessKid, claims);
+      const good = { aud: "cypher:access", jti: "j", iat: "2026-11-21T11:59:00Z", exp: "2026-11-21T12:10:00Z" };
+      expect(await ourVerdict(sign(good))).toEqual(good);
+      expect(await libraryVerdict(sign(good))).toEqual(good);
+
+      for (const [claims, libraryToo] of [
+        [{ ...good, nbf: "2026-11-21T12:05:00Z" }, true], // not active yet
+        [{ ...good, aud: "cypher:refresh" }, true],
+        [{ ...good, jti: 7 }, true],
+        [{ ...good, iat: undefined }, true],
+        [{ ...good, iat: "2026-11-21T12:01:00Z" }, true], // issued in the future
+        [{ ...good, exp: "2026-11-21T13:10:00+01:00" }, false], // a valid RFC 3339 form we never write
+        [{ ...good, iat: "2026-11-21T11:59:00.5Z" }, false],
+        [{ ...good, iat: "2026-02-30T11:59:00Z" }, true], // no such day
+      ] as const) {
+        const token = sign(claims);
+        expect(await ourVerdict(token)).toBe("TOKEN_INVALID");
+        if (libraryToo) expect(await libraryVerdict(token)).toBe("TOKEN_INVALID");
+      }
+    });
+
+    it("refuses a payload encoded non-canonically, though it decodes to the signed bytes", async () => {
+      const { token } = await tokens.issue("access", { sub: "u" }, { ttlSeconds: 900 });
+      const [v, p, body, footer] = token.split(".") as [string, string, string, string];
+      // The last character of unpadded base64url carries spare low bits; setting one keeps the bytes.
+      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      expect(body.length % 4).not.toBe(0);
+      const twin = body.slice(0, -1) + alphabet[alphabet.indexOf(body.at(-1)!) ^ 1]!;
+      expect(twin).not.toBe(body);
+      expect(Buffer.from(twin, "base64url")).toEqual(Buffer.from(body, "base64url"));
+      expect(await reasonOf(tokens.verify("access", [v, p, twin, footer].join(".")))).toBe("TOKEN_INVALID");
+    });
   });
 });
