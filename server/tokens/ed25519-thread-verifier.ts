@@ -6,9 +6,10 @@
  * callback) frees the loop of the arithmetic, but the pool's four threads then compete with the
  * loop for the cores. In the cold phase of bench/run.ts on 2 cores, as a share of native verify
  * speed: 59–67 % with the default pool and 64–73 % with UV_THREADPOOL_SIZE=1 (3 runs each), 64–66 %
- * with one of these threads (4 runs). Shrinking libuv's pool would do as well, but it is shared with file, DNS and zlib work
- * and sized once per process; threads of our own have their own count (VERIFY_THREADS) and a
- * lower priority, so the loop, which every call needs, wins a contended core.
+ * with one of these threads (4 runs). Shrinking libuv's pool would do as well, but that pool is
+ * shared with file, DNS and zlib work and sized once per process; threads of our own have their
+ * own count (VERIFY_THREADS) and a lower priority, so the loop, which every call needs, wins a
+ * contended core.
  *
  * - Each call joins the current batch; the batch leaves at the end of the turn (setImmediate) for
  *   the thread with the least outstanding work. A thread answers its batches in order, so pending

@@ -6,23 +6,13 @@
 //   out: { type: "ready" } once, then per call { id, ok: true, result } | { id, ok: false, inputField?, message }
 // The pool gives a worker one call at a time. Nothing is logged here: every value is secret or
 // client-supplied, and errors travel back to the pool, which decides what to say.
-import { readlinkSync } from "node:fs";
-import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { lowerThisThreadPriority } from "../../worker-priority.mjs";
 import { createOpaqueOperations, OpaqueInputError } from "./opaque-operations.mjs";
 
-// Lower this thread's scheduling priority (Linux: each thread has its own nice value, and
-// /proc/thread-self names this thread's id), so that when the workers keep every core busy the
-// event-loop thread still gets a core the moment it has work: OPAQUE calls queue a little longer,
-// everything else keeps answering. Elsewhere, or if refused, the thread keeps the normal priority.
-if (workerData.niceness > 0) {
-  try {
-    const threadId = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    if (Number.isInteger(threadId) && threadId > 0) setPriority(threadId, workerData.niceness);
-  } catch {
-    // Not Linux, or not allowed: no harm done.
-  }
-}
+// Under full load the event loop wins the CPU over OPAQUE arithmetic: calls queue a little longer,
+// everything else keeps answering.
+lowerThisThreadPriority(workerData.niceness);
 
 const operations = createOpaqueOperations(workerData.keys);
 
