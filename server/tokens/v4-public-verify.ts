@@ -119,8 +119,8 @@ export interface CheckedClaims {
 
 /**
  * The registered claims of a verified token, checked as PASETO's claim rules and our format require:
- * `aud` is `audience`; `jti` is a string; `iat` and `exp` are date-times in the form we write;
- * expired once the clock is past `exp` (`expired`); `iat` and `nbf`, when present, not after now.
+ * `aud` is `audience`; `jti` is a string; `iat` and `exp` are present, as date-times in the form we
+ * write; `iat`, and `nbf` when present, not after now; `expired` once the clock is past `exp`.
  */
 export function checkClaims(claims: Record<string, unknown>, expected: { audience: string; nowMs: number }): CheckedClaims {
   const { aud, jti, iat, exp, nbf, ...rest } = claims;
