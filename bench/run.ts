@@ -380,12 +380,20 @@ async function main(): Promise<void> {
       console.log("  h2load not installed: skipped (apt-get install nghttp2-client)");
     }
 
-    // Latency at a load the server keeps up with: half the closed-loop rate, open loop.
+    // Latency at a load the server keeps up with: half the closed-loop rate, open loop; and the bare
+    // library at the same rate, so the tail the libraries and the machine cause alone is in the table.
     const pacedRps = Math.max(100, Math.round(hotInternal.rps / 2 / 100) * 100);
     const pacedInternal = await phase(load, server, `VerifySession hot, paced at ${fmt(pacedRps, 0)}/s`, "Cypher internal port", {
       port: ports.grpcPort,
       path: VERIFY,
       frames: "hot",
+      distinct: false,
+      rps: pacedRps,
+    });
+    const pacedBare = await phase(load, baseline, `no-op (Health/Check), paced at ${fmt(pacedRps, 0)}/s`, "bare grpc-js", {
+      port: baselinePorts.grpcPort,
+      path: HEALTH_CHECK,
+      frames: "empty",
       distinct: false,
       rps: pacedRps,
     });
@@ -403,6 +411,7 @@ async function main(): Promise<void> {
       ["VerifySession hot, internal port ÷ bare grpc-js no-op", percent(hotInternal.rps, bareGrpc.rps), "≥ 80 %"],
       ["VerifySession hot, internal port ÷ internal port no-op (Health/Check)", percent(hotInternal.rps, healthInternal.rps), ""],
       [`VerifySession hot, internal port p99 at ${fmt(pacedRps, 0)}/s (open loop)`, `${fmt(pacedInternal.p99Ms, 2)} ms`, "≤ 10 ms"],
+      [`bare grpc-js no-op p99 at the same ${fmt(pacedRps, 0)}/s (open loop)`, `${fmt(pacedBare.p99Ms, 2)} ms`, ""],
       [`VerifySession hot, internal port p99 in the closed loop (${CONNECTIONS * STREAMS} calls always in flight)`, `${fmt(hotInternal.p99Ms, 2)} ms`, ""],
       ["VerifySession cold, internal port ÷ native Ed25519 verify per core", percent(coldInternal.rps, nativePerCore), "≥ 70 %"],
       ["VerifySession cold, internal port, per server core used ÷ native per core", percent(coldInternal.rps / Math.max(coldInternal.cores, 1e-9), nativePerCore), ""],
@@ -465,10 +474,10 @@ ${h2Table}
 
 ## Reading the figures
 
-- Closed-loop phases keep ${CONNECTIONS * STREAMS} calls in flight, so by Little's law their mean latency is about ${CONNECTIONS * STREAMS} ÷ rate whatever the server does: their p50/p99 measure queueing at saturation. The latency goal is read from the paced (open-loop) phase, at half the closed-loop rate.
+- Closed-loop phases keep ${CONNECTIONS * STREAMS} calls in flight, so by Little's law their mean latency is about ${CONNECTIONS * STREAMS} ÷ rate whatever the server does: their p50/p99 measure queueing at saturation. The latency goal is read from the paced (open-loop) phase, at half the closed-loop rate; the bare grpc-js server answering a constant at that same rate shows the tail that Node, the library and the machine give on their own.
 - Server, baselines and load generator share ${machine.cores} cores; the load generator's own CPU is in its column (near 1 core, it would be what limits a phase). h2load is an independent client with its own request pattern: its ratio is the cross-check, not a replacement.
-- "server CPU µs/call" counts every thread of the server process (V8's GC threads, the libuv pool that runs WebCrypto's Ed25519, the OPAQUE workers).
-- RSS includes Node, tsx and the libraries, the OPAQUE worker threads, and V8's heap, which grows between major collections under this allocation rate; the V8 heap in use at the peak is shown in brackets. The server and the bare baselines run with the same Node options and heap tuning as \`npm start\` (${SERVER_NODE_OPTIONS.join(" ")}, server/heap-tuning.ts) and under tsx: the baselines' RSS is the floor of Node, tsx and one RPC library under the same load.
+- "server CPU µs/call" counts every thread of the server process (V8's GC threads, the threads that check Ed25519 signatures, the OPAQUE workers).
+- RSS includes Node, tsx and the libraries, the worker threads (OPAQUE, Ed25519), and V8's heap, which grows between major collections under this allocation rate; the V8 heap in use at the peak is shown in brackets. The server and the bare baselines run with the same Node options and heap tuning as \`npm start\` (${SERVER_NODE_OPTIONS.join(" ")}, server/heap-tuning.ts) and under tsx: the baselines' RSS is the floor of Node, tsx and one RPC library under the same load.
 `;
     writeFileSync(path.join(HERE, "RESULTS.md"), report);
     console.log("\n" + table + "\n\n" + ratioTable + "\n");
