@@ -222,7 +222,7 @@ describe("PASETO token service", () => {
     );
   });
 
-  describe("agrees with the paseto library's Verify, which it replaces on the hot path", () => {
+  describe("agrees with the paseto library's Verify, which it replaces for verification", () => {
     const library = new PublicProtocol(SignFactory, VerifyFactory, ImportSecretKeyFactory, ImportPublicKeyFactory);
 
     /** The library's verdict on an access token: the claims, or the reason we would give. */
