@@ -58,8 +58,16 @@ function errorReplacer(_key: string, value: unknown): unknown {
  * would otherwise be one write(2) and one stream round per call, a measurable share of a hot
  * VerifySession; batched, a turn's lines cost one. Order is kept, and lines still pending when the
  * process exits are written synchronously then (a SIGKILL loses at most the current turn's).
+ * One buffer per process, shared by every logger writing to stdout: two buffers would each flush
+ * on their own and could put a later line before an earlier one.
  */
 export function stdoutLines(): (line: string) => void {
+  return (sharedStdout ??= createStdoutLines());
+}
+
+let sharedStdout: ((line: string) => void) | undefined;
+
+function createStdoutLines(): (line: string) => void {
   let pending = "";
   const flush = () => {
     const chunk = pending;

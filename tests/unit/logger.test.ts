@@ -35,13 +35,14 @@ describe("logger", () => {
     expect(lines.map((l) => l.msg)).toEqual(["w"]);
   });
 
-  it("writes stdout lines in order, batched per event-loop turn, and loses none when the process exits", () => {
+  it("writes stdout lines in order, across loggers, batched per event-loop turn, and loses none when the process exits", () => {
     // A child process: logs three lines in one turn, two more in the next, then exits at once.
     const script = `
       import { createLogger } from ${JSON.stringify(pathToFileURL(path.resolve("server/logger.ts")).href)};
       const logger = createLogger("info");
-      for (const n of [1, 2, 3]) logger.info("line", { n });
-      setImmediate(() => { logger.info("line", { n: 4 }); logger.warn("line", { n: 5 }); process.exit(0); });
+      const other = createLogger("info"); // a second logger shares the one buffer: order holds across both
+      for (const n of [1, 2, 3]) (n === 2 ? other : logger).info("line", { n });
+      setImmediate(() => { other.info("line", { n: 4 }); logger.warn("line", { n: 5 }); process.exit(0); });
     `;
     const result = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
     expect(result.status).toBe(0);
