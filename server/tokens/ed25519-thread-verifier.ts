@@ -20,6 +20,7 @@
 import { Worker } from "node:worker_threads";
 import { unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { startAllOrNone, WorkerRestarts } from "../worker-supervision.js";
 import { packBatch, type VerifyItem } from "./ed25519-batch.mjs";
 import type { Ed25519Verifier } from "./ed25519-verifier.js";
 
@@ -56,8 +57,6 @@ interface Thread {
  * phase went from ~1.5 to ~1.75 cores).
  */
 const MAX_BATCH = 32;
-const EARLY_DEATH_MS = 1_000;
-const RESTART_PAUSE_MS = 1_000;
 
 export class Ed25519ThreadVerifier implements Ed25519Verifier {
   readonly #options: Required<Ed25519ThreadVerifierOptions>;
@@ -65,7 +64,7 @@ export class Ed25519ThreadVerifier implements Ed25519Verifier {
   #batch: Pending[] = [];
   #flushScheduled = false;
   #closed = false;
-  readonly #restartTimers = new Set<NodeJS.Timeout>();
+  readonly #restarts = new WorkerRestarts();
 
   private constructor(options: Ed25519ThreadVerifierOptions) {
     if (!(Number.isInteger(options.threads) && options.threads >= 1)) throw new TypeError("threads must be a whole number ≥ 1");
@@ -75,12 +74,7 @@ export class Ed25519ThreadVerifier implements Ed25519Verifier {
   /** Starts every thread and waits until each is running. */
   static async start(options: Ed25519ThreadVerifierOptions): Promise<Ed25519ThreadVerifier> {
     const verifier = new Ed25519ThreadVerifier(options);
-    try {
-      await Promise.all(Array.from({ length: options.threads }, () => verifier.#spawn()));
-    } catch (error) {
-      await verifier.close();
-      throw error;
-    }
+    await startAllOrNone(options.threads, () => verifier.#spawn(), () => verifier.close());
     return verifier;
   }
 
@@ -98,8 +92,7 @@ export class Ed25519ThreadVerifier implements Ed25519Verifier {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const timer of this.#restartTimers) clearTimeout(timer);
-    this.#restartTimers.clear();
+    this.#restarts.stop();
     const stopped = unavailable("the server is shutting down");
     for (const pending of this.#batch.splice(0)) pending.reject(stopped);
     const threads = [...this.#threads];
@@ -158,23 +151,13 @@ export class Ed25519ThreadVerifier implements Ed25519Verifier {
       this.#retire(thread, unavailable("the server could not complete the operation, try again"));
       if (this.#closed) return;
       this.#options.logger.warn("Ed25519 verification thread replaced", { reason: `exited with code ${code}` });
-      this.#respawn(Date.now() - thread.startedAtMs < EARLY_DEATH_MS ? RESTART_PAUSE_MS : 0);
+      // A failed start shows up as an exit, which schedules the next attempt.
+      this.#restarts.schedule(thread.startedAtMs, () => void this.#spawn().catch(() => {}));
     });
     return new Promise((resolve, reject) => {
       worker.once("online", () => resolve());
       worker.once("exit", (code) => reject(new Error(`Ed25519 verification thread exited with code ${code} before it started`)));
     });
-  }
-
-  #respawn(afterMs: number): void {
-    const timer = setTimeout(() => {
-      this.#restartTimers.delete(timer);
-      if (this.#closed) return;
-      // A failed start shows up as an exit, which schedules the next attempt.
-      this.#spawn().catch(() => {});
-    }, afterMs);
-    timer.unref();
-    this.#restartTimers.add(timer);
   }
 
   /** Marks a thread given up and fails what it still owed. */

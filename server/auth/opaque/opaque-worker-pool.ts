@@ -14,6 +14,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { resourceExhausted, unavailable } from "../../errors.js";
+import { startAllOrNone, WorkerRestarts } from "../../worker-supervision.js";
 import type { Logger } from "../../logger.js";
 import { type AuthInitResult, type OpaqueExecutor, opaqueInputRejected } from "./opaque-executor.js";
 import type { OpaqueServerKeys } from "./opaque-operations.mjs";
@@ -66,9 +67,6 @@ interface Slot {
   ready: boolean;
 }
 
-/** A worker that dies within this long of starting is restarted only after a pause (no crash loop). */
-const EARLY_DEATH_MS = 1_000;
-const RESTART_PAUSE_MS = 1_000;
 
 export class OpaqueWorkerPool implements OpaqueExecutor {
   readonly #options: Required<Omit<OpaqueWorkerPoolOptions, "workerUrl">> & { workerUrl: URL };
@@ -76,7 +74,7 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
   readonly #queue: Call[] = [];
   #nextId = 1;
   #closed = false;
-  #restartTimers = new Set<NodeJS.Timeout>();
+  readonly #restarts = new WorkerRestarts();
 
   private constructor(options: OpaqueWorkerPoolOptions) {
     if (!(options.threads >= 1) || !(options.maxQueued >= 0)) throw new TypeError("threads must be ≥ 1 and maxQueued ≥ 0");
@@ -86,12 +84,7 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
   /** Starts every worker and waits until each has loaded the library and its keys. */
   static async start(options: OpaqueWorkerPoolOptions): Promise<OpaqueWorkerPool> {
     const pool = new OpaqueWorkerPool(options);
-    try {
-      await Promise.all(Array.from({ length: options.threads }, () => pool.#spawn()));
-    } catch (error) {
-      await pool.close();
-      throw error;
-    }
+    await startAllOrNone(options.threads, () => pool.#spawn(), () => pool.close());
     return pool;
   }
 
@@ -117,8 +110,7 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const timer of this.#restartTimers) clearTimeout(timer);
-    this.#restartTimers.clear();
+    this.#restarts.stop();
     const stopped = unavailable("the server is shutting down");
     for (const call of this.#queue.splice(0)) call.reject(stopped);
     const slots = [...this.#slots];
@@ -218,8 +210,7 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
     void slot.worker.terminate();
     if (this.#closed) return;
     this.#options.logger.warn("OPAQUE worker replaced", { reason: why });
-    const restart = () => {
-      if (this.#closed) return;
+    this.#restarts.schedule(slot.startedAtMs, () => {
       this.#spawn().then(
         () => {},
         () => {}, // its exit handler has already scheduled the next attempt
@@ -227,16 +218,6 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
       // The new worker takes queued calls right away; Node buffers messages until it listens.
       const fresh = this.#idleSlot();
       if (fresh) this.#next(fresh);
-    };
-    if (Date.now() - slot.startedAtMs < EARLY_DEATH_MS) {
-      const timer = setTimeout(() => {
-        this.#restartTimers.delete(timer);
-        restart();
-      }, RESTART_PAUSE_MS);
-      timer.unref();
-      this.#restartTimers.add(timer);
-    } else {
-      restart();
-    }
+    });
   }
 }
