@@ -15,10 +15,9 @@
  *    process's entry point.
  *  - `--max-semi-space-size=8` (MB): half the default young generation. Request-scoped garbage dies
  *    young either way; the benchmark's throughput did not drop (the run-to-run noise was larger)
- *    and its RSS fell by ~50 MB. V8
- *    sizes the young generation when the isolate starts, so this one must be on the command line:
- *    `SERVER_NODE_OPTIONS`, which `npm start` (package.json) and the scripts that start a server
- *    process pass.
+ *    and its RSS fell by ~50 MB. V8 sizes the young generation when the isolate starts, so this
+ *    one must be on the command line: `SERVER_NODE_OPTIONS`, which `npm start` (package.json) and
+ *    the scripts that start a server process pass.
  */
 import { setFlagsFromString } from "node:v8";
 
