@@ -3,8 +3,9 @@
  * code in the call. Both answer grpc.health.v1.Health/Check with a constant SERVING and nothing else:
  *  - a bare @grpc/grpc-js server, messages through protobuf-es (the codec the internal port uses);
  *  - a bare connect-node handler on an h2c server (what the public port's RPC layer costs).
- * Same side channel as the server process (CPU time, resident memory), and the same V8 heap tuning
- * (server/heap-tuning.ts), so that the two differ by code only.
+ * Same side channel as the server process (CPU time, resident memory), the same V8 heap tuning
+ * (server/heap-tuning.ts) and the same grpc-js server options as the internal port, so that the
+ * two differ by code only.
  */
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -12,6 +13,8 @@ import { create } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
+import { loadConfig } from "../server/config.js";
+import { internalServerOptions } from "../server/grpc/grpc-server.js";
 import { grpcServiceDefinition } from "../server/grpc/service-definition.js";
 import { boundHeapGrowth } from "../server/heap-tuning.js";
 
@@ -19,7 +22,7 @@ boundHeapGrowth();
 
 const SERVING = HealthCheckResponse_ServingStatus.SERVING;
 
-const grpcServer = new Server();
+const grpcServer = new Server(internalServerOptions(loadConfig({}).limits.maxRequestBytes));
 grpcServer.addService(grpcServiceDefinition(Health), {
   Check: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => callback(null, create(HealthCheckResponseSchema, { status: SERVING })),
 });

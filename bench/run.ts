@@ -4,8 +4,9 @@
  * Processes, so that the server's figures hold only the server's own work:
  *  - SERVER (bench/measured-server.ts): Cypher as `npm start` runs it; real PostgreSQL and Redis when
  *    DATABASE_URL / REDIS_URL are set (a fresh schema `cypher_bench_<random>` in that database,
- *    dropped afterwards), embedded PGlite and in-process state otherwise. LOG_LEVEL=info (one JSON
- *    line per RPC, to /dev/null), attempt limits raised out of the way.
+ *    dropped afterwards), embedded PGlite and in-process state otherwise. LOG_LEVEL=info (to /dev/null:
+ *    a JSON line per call on the public port; on the internal port per failed call, successful
+ *    ones counted into a summary line a minute), attempt limits raised out of the way.
  *  - BASELINE (bench/baseline-servers.ts): a bare grpc-js server and a bare connect-node handler,
  *    each answering Health/Check with a constant: what the RPC libraries cost alone.
  *  - LOAD (bench/load-generator.ts): raw HTTP/2 gRPC clients, `connections` × `streams` calls in
@@ -454,9 +455,9 @@ Written by \`npm run bench\` (bench/run.ts) on ${machine.date}. Re-run it to rep
 - Node ${machine.node}; load average (1, 5, 15 min) at start: ${machine.load}, at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (other work on the machine shows up here)
 - Storage: ${ports.storage.database === "postgresql" ? "PostgreSQL" : ports.storage.database}, ${ports.storage.kv === "redis" ? "Redis" : "in-process KV"}
 - Load: ${CONNECTIONS} HTTP/2 connections × ${STREAMS} concurrent streams, closed loop, unary gRPC from a separate process (bench/h2-connection.ts: HTTP/2 frames written straight to the socket, headers HPACK-indexed as real clients send them); ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s measured per phase. Server, baselines and load share the same ${machine.cores} cores.
-- Server: Cypher as \`npm start\` runs it, LOG_LEVEL=${serverEnv.LOG_LEVEL} (one JSON line per RPC, to /dev/null); attempt limits raised for the login phase.
+- Server: Cypher as \`npm start\` runs it, LOG_LEVEL=${serverEnv.LOG_LEVEL}, logs to /dev/null (a JSON line per call on the public port; on the internal port a line per failed call, and successful calls counted into a summary line per method a minute); attempt limits raised for the login phase.
 - "hot": the ${sessions.length} access tokens of the login phase, cycled. "cold": ${fmt(COLD_TOKENS, 0)} tokens per port minted for those sessions (Ed25519, same format), each sent once: every call is a signature check; the sessions themselves are live and known.
-- Bare baselines: a @grpc/grpc-js server and a connect-node handler answering Health/Check with a constant, no Cypher code.
+- Bare baselines: a @grpc/grpc-js server (with the internal port's server options: channelz off, the same keepalive and limits) and a connect-node handler, answering Health/Check with a constant, no Cypher code.
 - Native Ed25519 verify: node:crypto \`verify\`, synchronous, one thread, a message the size of an access token's: ${fmt(nativePerCore, 0)} /s.
 - Logins: the real @cloudflare/opaque-ts client in the load process (key stretching off on the client: it costs the client, not the server); server CPU is every thread of the server process, OPAQUE workers included.
 

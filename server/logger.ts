@@ -15,6 +15,8 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   child(fields: LogFields): Logger;
+  /** Whether lines of this level are written: lets a hot path skip building fields nobody reads. */
+  enabled(level: LogLevel): boolean;
 }
 
 export function createLogger(
@@ -35,6 +37,7 @@ export function createLogger(
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
     child: (fields) => createLogger(level, write, { ...base, ...fields }),
+    enabled: (at) => ORDER[at] >= ORDER[level],
   };
 }
 

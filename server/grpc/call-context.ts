@@ -30,7 +30,7 @@ export interface ServerSurfaceCall {
 import { peerAddressKey, trustProxyKey } from "../transport/request-meta.js";
 
 /** The address part of grpc-js's getPeer() ("1.2.3.4:5678", "::1:5678", or "unknown"). */
-export function peerAddress(call: ServerSurfaceCall): string {
+function peerAddress(call: ServerSurfaceCall): string {
   const peer = call.getPeer();
   const colon = peer.lastIndexOf(":");
   const address = colon > 0 ? peer.slice(0, colon) : peer;
@@ -43,7 +43,7 @@ export class GrpcCallContext implements HandlerContext {
   readonly requestMethod = "POST";
   readonly protocolName = "grpc";
   readonly #call: ServerSurfaceCall;
-  readonly #peer: string;
+  #peer: string | undefined;
   readonly #trustProxy: boolean;
   readonly #shutdownSignal: AbortSignal;
   #controller: AbortController | undefined;
@@ -55,18 +55,20 @@ export class GrpcCallContext implements HandlerContext {
   #values: ContextValues | undefined;
 
   // Positional, and no arrow-function fields: this runs once per call on the hot path.
-  constructor(method: DescMethod, call: ServerSurfaceCall, peer: string, trustProxy: boolean, shutdownSignal: AbortSignal) {
+  constructor(method: DescMethod, call: ServerSurfaceCall, trustProxy: boolean, shutdownSignal: AbortSignal) {
     this.method = method;
     this.service = method.parent;
     this.#call = call;
-    this.#peer = peer;
     this.#trustProxy = trustProxy;
     this.#shutdownSignal = shutdownSignal;
   }
 
-  /** The caller's address, as the log line and requestMeta() see it. */
+  /**
+   * The caller's address, as the log line and requestMeta() see it. Read on first use (most calls
+   * never need it) and kept: grpc-js can no longer tell it once the call's stream has closed.
+   */
   get peer(): string {
-    return this.#peer;
+    return (this.#peer ??= peerAddress(this.#call));
   }
 
   get url(): string {
@@ -109,7 +111,7 @@ export class GrpcCallContext implements HandlerContext {
   }
 
   get values(): ContextValues {
-    return (this.#values ??= createContextValues().set(peerAddressKey, this.#peer).set(trustProxyKey, this.#trustProxy));
+    return (this.#values ??= createContextValues().set(peerAddressKey, this.peer).set(trustProxyKey, this.#trustProxy));
   }
 
   /** Response headers set by the handler, if any (without creating the object). */

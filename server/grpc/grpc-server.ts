@@ -15,7 +15,7 @@
 import { readFile } from "node:fs/promises";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import type { Config } from "../config.js";
@@ -29,6 +29,7 @@ import {
   createReflectionV1alphaService,
 } from "../transport/reflection.js";
 import { shutdownController } from "./call-context.js";
+import { CallSummary } from "./call-summary.js";
 import { adaptService } from "./service-adapter.js";
 import { grpcServiceDefinition } from "./service-definition.js";
 
@@ -40,6 +41,8 @@ export interface GrpcServerOptions {
   logger: Logger;
   session: ServiceImpl<typeof SessionService>;
   health: HealthState;
+  /** How often successful calls are summarized in the log (call-summary.ts); 60 s by default. */
+  summaryIntervalMs?: number;
 }
 
 export interface RunningGrpcServer {
@@ -52,20 +55,29 @@ export interface RunningGrpcServer {
   close(graceMs: number): Promise<void>;
 }
 
-export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
-  const { config, logger } = options;
-  if (config.grpcPort === null) throw new TypeError("the internal gRPC port is turned off (GRPC_PORT=off)");
-  const shutdown = shutdownController();
-  const server = new Server({
-    "grpc.max_receive_message_length": config.limits.maxRequestBytes,
+/** The grpc-js server options of the internal port (bench/ gives its bare baseline the same). */
+export function internalServerOptions(maxRequestBytes: number): ChannelOptions {
+  return {
+    "grpc.max_receive_message_length": maxRequestBytes,
     "grpc.max_concurrent_streams": 256,
     // A backend that vanished without closing its connection (a WatchRevocations stream stays open
     // forever otherwise) is noticed within about a minute and a half.
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
-  });
+    // Nothing here serves channelz, so what grpc-js would record for it on every call (several
+    // closures and timestamps) is never read.
+    "grpc.enable_channelz": 0,
+  };
+}
+
+export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const { config, logger } = options;
+  if (config.grpcPort === null) throw new TypeError("the internal gRPC port is turned off (GRPC_PORT=off)");
+  const shutdown = shutdownController();
+  const summary = new CallSummary({ logger, intervalMs: options.summaryIntervalMs, fields: { protocol: "grpc", listener: "internal" } });
+  const server = new Server(internalServerOptions(config.limits.maxRequestBytes));
   const add = <S extends DescService>(service: S, impl: ServiceImpl<S>) =>
-    server.addService(grpcServiceDefinition(service), adaptService(service, impl, { logger, shutdownSignal: shutdown.signal, trustProxy: config.trustProxy }));
+    server.addService(grpcServiceDefinition(service), adaptService(service, impl, { logger, shutdownSignal: shutdown.signal, trustProxy: config.trustProxy, summary }));
   const reflection = new ReflectionIndex(INTERNAL_SERVICES);
   add(SessionService, options.session);
   add(Health, createHealthService(options.health));
@@ -75,7 +87,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const credentials = config.tls
     ? ServerCredentials.createSsl(null, [{ cert_chain: await readFile(config.tls.certFile), private_key: await readFile(config.tls.keyFile) }], false)
     : ServerCredentials.createInsecure();
-  const port = await bind(server, config.host, config.grpcPort, credentials);
+  let port: number;
+  try {
+    port = await bind(server, config.host, config.grpcPort, credentials);
+  } catch (error) {
+    summary.close();
+    throw error;
+  }
   logger.info("listening", { port, scheme: config.tls ? "https" : "http", protocols: ["grpc"], http: ["2"], listener: "internal" });
 
   let closing: Promise<void> | undefined;
@@ -94,7 +112,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
           clearTimeout(timer);
           resolve();
         });
-      }).then(() => logger.info("closed", { port, listener: "internal" }));
+      }).then(() => {
+        summary.close();
+        logger.info("closed", { port, listener: "internal" });
+      });
       return closing;
     },
   };

@@ -4,9 +4,11 @@
  * what the public port's two interceptors do, in the same order:
  *  - errors: `toConnectError` (server/transport/error-mapping.ts, the one place domain errors are
  *    mapped), then the same code, message and google.rpc details as a grpc-js status;
- *  - one log line per RPC with the public port's fields (method, code, durationMs, peer, protocol,
- *    stream), plus `listener: "internal"`; never a body or a header.
- * Streaming calls are logged when they end; a client that cancels is logged as "canceled".
+ *  - logs, with the public port's fields (method, code, durationMs, peer, protocol, stream) plus
+ *    `listener: "internal"`, never a body or a header: one line per failed call and per stream
+ *    when it ends (a client that cancels is logged as "canceled"); successful unary calls are
+ *    counted into a summary line per method instead (call-summary.ts), and get their own line only
+ *    at debug level.
  */
 import { create, isMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
@@ -23,7 +25,8 @@ import type {
 import type { Readable } from "node:stream";
 import type { Logger } from "../logger.js";
 import { toConnectError } from "../transport/error-mapping.js";
-import { GrpcCallContext, peerAddress } from "./call-context.js";
+import { GrpcCallContext } from "./call-context.js";
+import type { CallSummary } from "./call-summary.js";
 import { grpcStatusOf, toMetadata } from "./grpc-status.js";
 
 export interface AdapterOptions {
@@ -32,6 +35,8 @@ export interface AdapterOptions {
   shutdownSignal: AbortSignal;
   /** Whether requestMeta() may take the client IP from X-Forwarded-For (config.trustProxy). */
   trustProxy: boolean;
+  /** Where successful unary calls are counted. */
+  summary: CallSummary;
 }
 
 type AnyImpl = (request: unknown, context: GrpcCallContext) => unknown;
@@ -52,18 +57,28 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
   const output = method.output;
   const streaming = method.methodKind !== "unary";
   const message = (value: unknown) => (isMessage(value, output) ? value : create(output, value as never));
+  const tally = options.summary.tally(path);
 
-  const log = (startedMs: number, peer: string, error: ConnectError | undefined) => {
+  const log = (startedMs: number, ctx: GrpcCallContext, error: ConnectError | undefined) => {
+    const durationMs = performance.now() - startedMs;
+    const summarized = error === undefined && !streaming;
+    if (summarized) {
+      tally.calls++;
+      tally.totalMs += durationMs;
+      if (durationMs > tally.maxMs) tally.maxMs = durationMs;
+      if (!logger.enabled("debug")) return;
+    }
     const fields = {
       method: path,
       code: error === undefined ? "ok" : codeToString(error.code),
-      durationMs: Math.round((performance.now() - startedMs) * 10) / 10,
-      peer,
+      durationMs: Math.round(durationMs * 10) / 10,
+      peer: ctx.peer,
       protocol: "grpc",
       stream: streaming,
       listener: "internal",
     };
-    if (error?.code === Code.Internal) logger.warn("rpc", fields);
+    if (summarized) logger.debug("rpc", fields);
+    else if (error?.code === Code.Internal) logger.warn("rpc", fields);
     else logger.info("rpc", fields);
   };
 
@@ -89,11 +104,11 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
     if (thrown === undefined) {
       const trailer = ctx.responseTrailerIfSet;
       callback(null, response, trailer !== undefined && hasAny(trailer) ? toMetadata(trailer) : undefined);
-      log(startedMs, ctx.peer, undefined);
+      log(startedMs, ctx, undefined);
     } else {
       const error = toConnectError(thrown, logger, path);
       callback(grpcStatusOf(error, ctx.responseTrailerIfSet));
-      log(startedMs, ctx.peer, error);
+      log(startedMs, ctx, error);
     }
     ctx.finish();
   };
@@ -105,7 +120,7 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
       // each one costs a defineProperty.
       return (call: ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         const startedMs = performance.now();
-        const ctx = new GrpcCallContext(method, call, peerAddress(call), trustProxy, shutdownSignal);
+        const ctx = new GrpcCallContext(method, call, trustProxy, shutdownSignal);
         let result: unknown;
         try {
           result = fn(method.methodKind === "unary" ? (call as ServerUnaryCall<unknown, unknown>).request : requests(call as ServerReadableStream<unknown, unknown>), ctx);
@@ -127,18 +142,18 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
     case "bidi_streaming":
       return (call: Writable) => {
         const startedMs = performance.now();
-        const peer = peerAddress(call);
-        const ctx = new GrpcCallContext(method, call, peer, trustProxy, shutdownSignal);
+        const ctx = new GrpcCallContext(method, call, trustProxy, shutdownSignal);
+        void ctx.peer; // read (and kept) now: a connection gone by the time the stream ends has no address
         const input = method.methodKind === "server_streaming" ? (call as ServerWritableStream<unknown, unknown>).request : requests(call as ServerDuplexStream<unknown, unknown>);
         const responses = (async function* () {
           yield* fn(input, ctx) as AsyncIterable<unknown>;
         })();
         void stream(call, ctx, responses).then(
-          () => log(startedMs, peer, call.cancelled ? new ConnectError("client went away", Code.Canceled) : undefined),
+          () => log(startedMs, ctx, call.cancelled ? new ConnectError("client went away", Code.Canceled) : undefined),
           (thrown: unknown) => {
             const error = toConnectError(thrown, logger, path);
             if (!call.cancelled) call.emit("error", grpcStatusOf(error, ctx.responseTrailerIfSet));
-            log(startedMs, peer, call.cancelled ? new ConnectError("client went away", Code.Canceled) : error);
+            log(startedMs, ctx, call.cancelled ? new ConnectError("client went away", Code.Canceled) : error);
           },
         ).finally(() => ctx.finish());
       };

@@ -2,7 +2,7 @@
  * The internal grpc-js port on a real socket: SessionService from the same implementation as the
  * public port, reached through connect-node's gRPC transport and through a plain @grpc/grpc-js
  * client; errors with the same codes and google.rpc details; health and reflection (with the real
- * `buf curl`); one log line per call; bad bodies; cancellation; graceful shutdown; and the wiring in
+ * `buf curl`); logs (failed calls one by one, successful ones in a summary); bad bodies; cancellation; graceful shutdown; and the wiring in
  * startCypherServer (GRPC_PORT=0 / off).
  */
 import { execFile, execFileSync } from "node:child_process";
@@ -77,6 +77,7 @@ describe("the internal gRPC port", () => {
       logger: createLogger("info", (line) => logs.push(line)),
       session: h.module.service,
       health,
+      summaryIntervalMs: 300,
     });
     address = `127.0.0.1:${server.port}`;
     client = createClient(SessionService, createGrpcTransport({ baseUrl: `http://${address}` }));
@@ -184,20 +185,50 @@ describe("the internal gRPC port", () => {
     expect(body.keys.map((k) => k.purpose)).toEqual(expect.arrayContaining(["access", "refresh", "login"]));
   });
 
-  it("logs one line per call, with the public port's fields and never a token", async () => {
+  it("logs each failed call with the public port's fields, counts successful ones into a summary, and never logs a token", async () => {
     const user = await createActiveUser(ctx);
     const { accessToken } = await h.login(user);
     logs.length = 0;
     await client.verifySession({ accessToken });
+    await client.verifySession({ accessToken });
     await client.verifySession({ accessToken: "v4.public.nope" }).catch(() => {});
-    await vi.waitFor(() => expect(logs).toHaveLength(2));
-    const lines = logs.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.map((l) => [l.msg, l.method, l.code, l.protocol, l.stream, l.listener, l.peer])).toEqual([
-      ["rpc", "/cypher.session.v1.SessionService/VerifySession", "ok", "grpc", false, "internal", "127.0.0.1"],
-      ["rpc", "/cypher.session.v1.SessionService/VerifySession", "unauthenticated", "grpc", false, "internal", "127.0.0.1"],
+    const parsed = () => logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const summaries = () => parsed().filter((l) => l.msg === "rpc summary" && l.method === "/cypher.session.v1.SessionService/VerifySession");
+    // Two successes, counted (a summary may fall between them and split the count).
+    await vi.waitFor(() => expect(summaries().reduce((n, l) => n + (l.calls as number), 0)).toBe(2), { timeout: 3_000 });
+    const lines = parsed();
+    expect(lines.filter((l) => l.msg === "rpc").map((l) => [l.method, l.code, l.protocol, l.stream, l.listener, l.peer])).toEqual([
+      ["/cypher.session.v1.SessionService/VerifySession", "unauthenticated", "grpc", false, "internal", "127.0.0.1"],
     ]);
-    expect(typeof lines[0]!.durationMs).toBe("number");
+    expect(typeof lines.find((l) => l.msg === "rpc")!.durationMs).toBe("number");
+    const summary = summaries()[0]!;
+    expect(summary).toMatchObject({ level: "info", code: "ok", protocol: "grpc", listener: "internal" });
+    expect(summary.durationMsMax).toBeGreaterThanOrEqual(summary.durationMsMean as number);
     expect(logs.join("\n")).not.toContain(accessToken.slice(10, 40));
+  });
+
+  it("logs successful calls one by one too at debug level", async () => {
+    const debugLogs: string[] = [];
+    const debugServer = await startGrpcServer({
+      config: { ...ctx.config, grpcPort: 0, host: "127.0.0.1" },
+      logger: createLogger("debug", (line) => debugLogs.push(line)),
+      session: h.module.service,
+      health,
+    });
+    try {
+      const debugClient = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${debugServer.port}` }));
+      await debugClient.getPublicKeys({});
+      await vi.waitFor(() => expect(debugLogs.some((l) => l.includes('"msg":"rpc"'))).toBe(true));
+      const line = debugLogs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "rpc")!;
+      expect(line).toMatchObject({ level: "debug", method: "/cypher.session.v1.SessionService/GetPublicKeys", code: "ok", peer: "127.0.0.1", listener: "internal" });
+    } finally {
+      await debugServer.close(1_000);
+    }
+    // Closing writes the last summary, so a shutdown loses no count.
+    expect(debugLogs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "rpc summary")).toMatchObject({
+      method: "/cypher.session.v1.SessionService/GetPublicKeys",
+      calls: 1,
+    });
   });
 
   it("stops a server stream whose client cancels, and logs it as canceled", async () => {

@@ -33,6 +33,7 @@ describe("logger", () => {
     logger.info("i");
     logger.warn("w");
     expect(lines.map((l) => l.msg)).toEqual(["w"]);
+    expect((["debug", "info", "warn", "error"] as const).map((level) => logger.child({}).enabled(level))).toEqual([false, false, true, true]);
   });
 
   it("writes stdout lines in order, across loggers, batched per event-loop turn, and loses none when the process exits", () => {
