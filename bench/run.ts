@@ -2,11 +2,12 @@
  * `npm run bench`: how fast backends can verify sessions, and what a login costs, in one run.
  *
  * Processes, so that the server's figures hold only the server's own work:
- *  - SERVER (bench/measured-server.ts): Cypher as `npm start` runs it; real PostgreSQL and Redis when
- *    DATABASE_URL / REDIS_URL are set (a fresh schema `cypher_bench_<random>` in that database,
- *    dropped afterwards), embedded PGlite and in-process state otherwise. LOG_LEVEL=info (to /dev/null:
- *    a JSON line per call on the public port; on the internal port per failed call, successful
- *    ones counted into a summary line a minute), attempt limits raised out of the way.
+ *  - SERVER (bench/measured-server.ts): Cypher as `npm start` runs it (compiled by
+ *    server/build-server.ts); real PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (a
+ *    fresh schema `cypher_bench_<random>` in that database, dropped afterwards), embedded PGlite and
+ *    in-process state otherwise. LOG_LEVEL=info (to /dev/null: a JSON line per call on the public
+ *    port; on the internal port per failed call, successful ones counted into a summary line a
+ *    minute), attempt limits raised out of the way.
  *  - BASELINE (bench/baseline-servers.ts): a bare grpc-js server and a bare connect-node handler,
  *    each answering Health/Check with a constant: what the RPC libraries cost alone.
  *  - LOAD (bench/load-generator.ts): raw HTTP/2 gRPC clients, `connections` × `streams` calls in
@@ -33,7 +34,9 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SessionService, VerifySessionRequestSchema } from "../gen/cypher/session/v1/session_pb.js";
+import { buildServer, SERVER_SOURCES } from "../server/build-server.js";
 import { SERVER_NODE_OPTIONS } from "../server/heap-tuning.js";
+import { PROJECT_ROOT } from "../server/project-root.js";
 import { generateKeyValues, KEY_VARIABLES, parseKeyValues } from "../server/keys/load-key-material.js";
 import { createScratchSchema } from "../tests/storage/postgres-test-schema.js";
 import { AccessTokenMinter, nativeVerifyRate, type SessionClaims } from "./access-token-minter.js";
@@ -82,10 +85,15 @@ class Child {
     });
   }
 
-  static start(file: string, childEnv: Record<string, string | undefined>): Promise<{ child: Child; ready: Record<string, unknown> }> {
-    // The server and the baselines run with the Node options `npm start` gives the server.
-    const execArgv = file === "load-generator.ts" ? process.execArgv : [...SERVER_NODE_OPTIONS, ...process.execArgv];
-    const child = fork(path.join(HERE, file), [], { execArgv, env: childEnv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  /**
+   * Forks a bench process: the load generator from its sources (under tsx, like this script); the
+   * server and the baselines compiled, with the Node options `npm start` gives the server.
+   */
+  static start(file: string, childEnv: Record<string, string | undefined>, compiledDir?: string): Promise<{ child: Child; ready: Record<string, unknown> }> {
+    const child =
+      compiledDir === undefined
+        ? fork(path.join(HERE, file), [], { execArgv: process.execArgv, env: childEnv, stdio: ["ignore", "ignore", "inherit", "ipc"] })
+        : fork(path.join(compiledDir, "bench", file), [], { execArgv: [...SERVER_NODE_OPTIONS], env: childEnv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null) => reject(new Error(`${file} exited with ${code} before it was ready`));
       child.once("error", reject);
@@ -306,9 +314,15 @@ async function main(): Promise<void> {
   let baseline: Child | undefined;
   let load: Child | undefined;
   try {
+    // Compiled as `npm start` compiles the server (server/build-server.ts), with the two entry points.
+    const compiled = await buildServer({
+      outDir: path.join(PROJECT_ROOT, ".build", `bench-${process.pid}`),
+      sources: [...SERVER_SOURCES, "bench/measured-server.ts", "bench/baseline-servers.ts"],
+    });
+    cleanups.push(async () => rmSync(compiled.outDir, { recursive: true, force: true }));
     const [s, b, l] = await Promise.all([
-      Child.start("measured-server.ts", serverEnv),
-      Child.start("baseline-servers.ts", { PATH: env.PATH, HOME: env.HOME }),
+      Child.start("measured-server.js", serverEnv, compiled.outDir),
+      Child.start("baseline-servers.js", { PATH: env.PATH, HOME: env.HOME }, compiled.outDir),
       Child.start("load-generator.ts", { PATH: env.PATH, HOME: env.HOME }),
     ]);
     server = s.child;
@@ -478,7 +492,7 @@ ${h2Table}
 - Closed-loop phases keep ${CONNECTIONS * STREAMS} calls in flight, so by Little's law their mean latency is about ${CONNECTIONS * STREAMS} ÷ rate whatever the server does: their p50/p99 measure queueing at saturation. The latency goal is read from the paced (open-loop) phase, at half the closed-loop rate; the bare grpc-js server answering a constant at that same rate shows the tail that Node, the library and the machine give on their own.
 - Server, baselines and load generator share ${machine.cores} cores; the load generator's own CPU is in its column (near 1 core, it would be what limits a phase). h2load is an independent client with its own request pattern: its ratio is the cross-check, not a replacement.
 - "server CPU µs/call" counts every thread of the server process (V8's GC threads, the threads that check Ed25519 signatures, the OPAQUE workers).
-- RSS includes Node, tsx and the libraries, the worker threads (OPAQUE, Ed25519), and V8's heap, which grows between major collections under this allocation rate; the V8 heap in use at the peak is shown in brackets. The server and the bare baselines run with the same Node options and heap tuning as \`npm start\` (${SERVER_NODE_OPTIONS.join(" ")}, server/heap-tuning.ts) and under tsx: the baselines' RSS is the floor of Node, tsx and one RPC library under the same load.
+- RSS includes Node and the libraries, the worker threads (OPAQUE, Ed25519), and V8's heap, which grows between major collections under this allocation rate; the V8 heap in use at the peak is shown in brackets. The server and the bare baselines run as \`npm start\` runs the server: compiled to JavaScript (server/build-server.ts), with the same Node options and heap tuning (${SERVER_NODE_OPTIONS.join(" ")}, server/heap-tuning.ts): the baselines' RSS is the floor of Node and one RPC library under the same load.
 `;
     writeFileSync(path.join(HERE, "RESULTS.md"), report);
     console.log("\n" + table + "\n\n" + ratioTable + "\n");

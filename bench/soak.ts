@@ -20,6 +20,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { buildServer } from "../server/build-server.js";
+import { PROJECT_ROOT } from "../server/project-root.js";
 import { bearer, cypherClients, login, registerUser, type Tokens, type User } from "./support/cypher-user.js";
 import { startServerProcess } from "./support/server-process.js";
 
@@ -53,15 +55,18 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "cypher-soak-"));
+  // The server compiled as `npm start` runs it (server/build-server.ts).
+  const build = await buildServer({ outDir: path.join(PROJECT_ROOT, ".build", `soak-${process.pid}`) });
+  process.once("exit", () => rmSync(build.outDir, { recursive: true, force: true }));
   const server = await startServerProcess({
     DATA_DIR: dir,
-    LOG_LEVEL: "info", // production's default: one log line per call is part of the load
+    LOG_LEVEL: "info", // production's default: its log lines are part of the load
     REGISTER_MAX_PER_IP: "100000",
     LOGIN_MAX_ATTEMPTS_PER_IP: "1000000",
     LOGIN_BACKOFF_BASE_MS: "0",
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
-  });
+  }, { entry: path.join(build.outDir, "server", "main.js") });
   const c = cypherClients(createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "2", useBinaryFormat: true }));
   console.log(`server pid ${server.pid} on ${server.baseUrl}; ${SECONDS} s, ${WINDOW_SECONDS} s windows, ${CONCURRENCY} workers, ${USERS} users`);
 

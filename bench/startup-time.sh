@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 runs="${1:-3}"
 port=18090
 work="$(mktemp -d)"
-trap 'pkill -TERM -f "tsx server/main.ts" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'pkill -TERM -f "dist/server/main.js" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 one() { # $1 data dir, $2 label
   local started ended
@@ -22,7 +22,7 @@ one() { # $1 data dir, $2 label
   done
   ended=$(date +%s%N)
   printf '%-10s %6d ms to SERVING\n' "$2" $(( (ended - started) / 1000000 ))
-  pkill -TERM -f "tsx server/main.ts" || true
+  pkill -TERM -f "dist/server/main.js" || true
   wait "$pid" 2>/dev/null || true
   # npm may exit before the server has; the next run must not find this one still answering.
   for _ in $(seq 1 200); do

@@ -15,8 +15,8 @@ import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { PROJECT_ROOT as ROOT } from "../server/project-root.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const WEB_SOURCE_DIR = path.join(ROOT, "web", "src");
 export const DEFAULT_WEB_DIST_DIR = path.join(ROOT, "web", "dist");
 /** Files a complete build contains; the static handler serves exactly these. */

@@ -1,6 +1,7 @@
 /**
  * `server/main.ts` as a child process on a free port (PORT=0; the port is read from its "serving"
- * log line), for the soak script and the process-level fault tests.
+ * log line), for the soak script and the process-level fault tests: from its sources under tsx, or
+ * compiled (`entry`: a main.js that server/build-server.ts wrote), as `npm start` runs it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -23,8 +24,9 @@ export interface ServerProcess {
   exited: Promise<number | string>;
 }
 
-export async function startServerProcess(env: Record<string, string>, options: { startTimeoutMs?: number } = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...SERVER_NODE_OPTIONS, "--import", "tsx", path.join(REPO, "server/main.ts")], {
+export async function startServerProcess(env: Record<string, string>, options: { startTimeoutMs?: number; entry?: string } = {}): Promise<ServerProcess> {
+  const command = options.entry !== undefined ? [options.entry] : ["--import", "tsx", path.join(REPO, "server/main.ts")];
+  const child = spawn(process.execPath, [...SERVER_NODE_OPTIONS, ...command], {
     cwd: REPO,
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -18,16 +18,16 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
-import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants as zlib, gzipSync } from "node:zlib";
 import type { Logger } from "../logger.js";
+import { PROJECT_ROOT } from "../project-root.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 export type StaticAppHandler = (req: Request, res: Response) => void;
 
-/** Where `npm run build:web` (and `npm start`'s prestart) writes the app: <repo>/web/dist. */
-export const DEFAULT_WEB_DIST_DIR = fileURLToPath(new URL("../../web/dist", import.meta.url));
+/** Where `npm run build:web` (and `npm start`, see main.ts) writes the app: <project>/web/dist. */
+export const DEFAULT_WEB_DIST_DIR = path.join(PROJECT_ROOT, "web", "dist");
 
 export interface StaticAppOptions {
   /** The folder `web/build.ts` writes; DEFAULT_WEB_DIST_DIR in production use. */

@@ -1,5 +1,6 @@
 /**
- * The process itself: `server/main.ts` as a child (PostgreSQL: a fresh schema of TEST_DATABASE_URL).
+ * The process itself: the server compiled as `npm start` runs it (server/build-server.ts), as a
+ * child (PostgreSQL: a fresh schema of TEST_DATABASE_URL).
  *  - SIGTERM under load: calls in flight finish, new ones are refused cleanly (Unavailable: the
  *    port is closed or the stream refused), and the process exits 0.
  *  - SIGKILL during RefreshSession: after a restart the user still has a working session, through
@@ -14,6 +15,8 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { cypherClients, login, registerUser, type User } from "../../bench/support/cypher-user.js";
 import { startServerProcess, type ServerProcess } from "../../bench/support/server-process.js";
+import { buildServer } from "../../server/build-server.js";
+import { PROJECT_ROOT } from "../../server/project-root.js";
 import { validPoint } from "../hardening/support/malformed-arbitraries.js";
 import { GENEROUS_LIMITS } from "../hardening/support/hardening-server.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
@@ -34,9 +37,10 @@ if (!TEST_DATABASE_URL) {
     let schema: TestSchema;
     let dir: string;
     let env: Record<string, string>;
+    let build: string;
     const children: ServerProcess[] = [];
     const start = async () => {
-      const p = await startServerProcess(env);
+      const p = await startServerProcess(env, { entry: path.join(build, "server", "main.js") });
       children.push(p);
       return p;
     };
@@ -44,6 +48,7 @@ if (!TEST_DATABASE_URL) {
     beforeAll(async () => {
       schema = await createTestSchema(TEST_DATABASE_URL!);
       dir = mkdtempSync(path.join(os.tmpdir(), "cypher-fault-process-"));
+      build = (await buildServer({ outDir: path.join(PROJECT_ROOT, ".build", `fault-process-${process.pid}`) })).outDir;
       env = { DATA_DIR: dir, DATABASE_URL: schema.url, LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "10000", OPAQUE_WORKER_THREADS: "1", ...GENEROUS_LIMITS };
     });
 
@@ -51,6 +56,7 @@ if (!TEST_DATABASE_URL) {
       for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
       await schema?.drop();
       if (dir) rmSync(dir, { recursive: true, force: true });
+      if (build) rmSync(build, { recursive: true, force: true });
     });
 
     it("SIGTERM under load: calls in flight finish, new ones are refused cleanly, exit code 0", { timeout: 60_000 }, async () => {
