@@ -13,8 +13,8 @@
  *  - LOAD (bench/load-generator.ts): raw HTTP/2 gRPC clients, `connections` × `streams` calls in
  *    flight (10 × 20, as in shared/LIBRARIES.md), and the real OPAQUE client for logins.
  *  - this DRIVER: orders the phases, reads the server's CPU time and RSS through an IPC side channel,
- *    measures native Ed25519 verification on one core (around the cold phase), runs h2load when installed, writes
- *    bench/RESULTS.md.
+ *    measures native Ed25519 verification on one core (around the cold phase), runs h2load when
+ *    installed, writes bench/RESULTS.md.
  *
  * Phases: no-op RPC on each bare library and on each Cypher port (Health/Check); VerifySession on
  * each port with repeated tokens (hot: the real sessions of the login phase, cycled) and with
@@ -38,8 +38,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SessionService, VerifySessionRequestSchema } from "../gen/cypher/session/v1/session_pb.js";
 import { buildServer, SERVER_SOURCES } from "../server/build-server.js";
 import { SERVER_NODE_OPTIONS } from "../server/heap-tuning.js";
-import { PROJECT_ROOT } from "../server/project-root.js";
 import { generateKeyValues, KEY_VARIABLES, parseKeyValues } from "../server/keys/load-key-material.js";
+import { PROJECT_ROOT } from "../server/project-root.js";
 import { createScratchSchema } from "../tests/storage/postgres-test-schema.js";
 import { AccessTokenMinter, nativeVerifyRate, type SessionClaims } from "./access-token-minter.js";
 import type { Account, LoggedIn } from "./login-flow.js";

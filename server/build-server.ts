@@ -10,8 +10,9 @@
  *
  * Each file is transpiled on its own (esbuild; no bundling, no type check: `npm run typecheck` does
  * that) to the same relative path under dist/, so imports, the worker threads' URLs (their .mjs
- * files are copied alongside) and PROJECT_ROOT resolve exactly as from the sources. Tests and
- * tools keep running the sources under tsx.
+ * files are copied alongside) and PROJECT_ROOT resolve exactly as from the sources. The
+ * process-level tests, the soak and the bench run such a build too; the other tests and the tools
+ * run the sources under tsx.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";

@@ -10,9 +10,9 @@ import path from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { cypherClients, login, registerUser } from "../../bench/support/cypher-user.js";
 import { startServerProcess, type ServerProcess } from "../../bench/support/server-process.js";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { buildServer } from "../../server/build-server.js";
 import { PROJECT_ROOT } from "../../server/project-root.js";
 

@@ -2,8 +2,8 @@
  * The internal grpc-js port on a real socket: SessionService from the same implementation as the
  * public port, reached through connect-node's gRPC transport and through a plain @grpc/grpc-js
  * client; errors with the same codes and google.rpc details; health and reflection (with the real
- * `buf curl`); logs (failed calls one by one, successful ones in a summary); bad bodies; cancellation; graceful shutdown; and the wiring in
- * startCypherServer (GRPC_PORT=0 / off).
+ * `buf curl`); logs (failed calls one by one, successful ones in a summary); bad bodies;
+ * cancellation; graceful shutdown; and the wiring in startCypherServer (GRPC_PORT=0 / off).
  */
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
