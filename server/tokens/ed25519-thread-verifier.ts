@@ -57,6 +57,8 @@ interface Thread {
  * phase went from ~1.5 to ~1.75 cores).
  */
 const MAX_BATCH = 32;
+const KEY_BYTES = 32;
+const SIGNATURE_BYTES = 64;
 
 export class Ed25519ThreadVerifier implements Ed25519Verifier {
   readonly #options: Required<Ed25519ThreadVerifierOptions>;
@@ -80,6 +82,8 @@ export class Ed25519ThreadVerifier implements Ed25519Verifier {
 
   verify(publicKey: Buffer, message: Buffer, signature: Buffer): Promise<boolean> {
     if (this.#closed) return Promise.reject(unavailable("the server is shutting down"));
+    // Refused here, alone: in a batch it would make packBatch refuse every call beside it.
+    if (publicKey.length !== KEY_BYTES || signature.length !== SIGNATURE_BYTES) return Promise.resolve(false);
     return new Promise((resolve, reject) => {
       this.#batch.push({ item: { publicKey, message, signature }, resolve, reject });
       if (!this.#flushScheduled) {
@@ -119,9 +123,9 @@ export class Ed25519ThreadVerifier implements Ed25519Verifier {
     let packed: Buffer<ArrayBuffer>;
     try {
       packed = packBatch(batch.map((pending) => pending.item));
-    } catch {
-      // A wrong-sized key or signature is the caller's bug; answer "not valid" rather than throw.
-      for (const pending of batch) pending.resolve(false);
+    } catch (error) {
+      // Unreachable (verify() refuses wrong sizes), but never an exception out of a timer callback.
+      for (const pending of batch) pending.reject(error);
       return;
     }
     target.inFlight.push(batch);
