@@ -39,8 +39,9 @@ export interface ServerBuild {
 export async function buildServer(options: { outDir?: string; sources?: readonly string[] } = {}): Promise<ServerBuild> {
   const startedMs = performance.now();
   const outDir = path.resolve(options.outDir ?? DEFAULT_SERVER_OUT_DIR);
-  if (path.relative(PROJECT_ROOT, outDir).startsWith("..")) throw new TypeError(`outDir must be inside ${PROJECT_ROOT}`);
-  const { typescript, javascript } = sourceFiles(options.sources ?? SERVER_SOURCES);
+  const sources = options.sources ?? SERVER_SOURCES;
+  checkOutDir(outDir, sources);
+  const { typescript, javascript } = sourceFiles(sources);
 
   const staging = `${outDir}.staging-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
@@ -67,6 +68,22 @@ export async function buildServer(options: { outDir?: string; sources?: readonly
     rmSync(staging, { recursive: true, force: true });
   }
   return { outDir, files: typescript.length + javascript.length, durationMs: Math.round(performance.now() - startedMs) };
+}
+
+/**
+ * `outDir` is replaced wholesale, so it must be a folder of its own inside the project: not the
+ * project itself, and neither inside nor around a source.
+ */
+function checkOutDir(outDir: string, sources: readonly string[]): void {
+  const inside = (child: string, parent: string) => {
+    const relative = path.relative(parent, child);
+    return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
+  };
+  if (outDir === PROJECT_ROOT || !inside(outDir, PROJECT_ROOT)) throw new TypeError(`outDir must be a folder inside ${PROJECT_ROOT}`);
+  for (const source of sources) {
+    const full = path.join(PROJECT_ROOT, source);
+    if (inside(outDir, full) || inside(full, outDir)) throw new TypeError(`outDir must not overlap the source ${source}`);
+  }
 }
 
 /** The .ts files to transpile and the .mjs files to copy (declaration files are neither). */
