@@ -14,12 +14,26 @@ import type { Logger } from "../logger.js";
 
 export const DEFAULT_CALL_SUMMARY_INTERVAL_MS = 60_000;
 
-/** One method's counters since the last summary. Mutated in place by the adapter on every call. */
-export interface MethodTally {
-  readonly method: string;
-  calls: number;
-  totalMs: number;
-  maxMs: number;
+/** One method's counters since the last summary. */
+export class MethodTally {
+  calls = 0;
+  totalMs = 0;
+  maxMs = 0;
+
+  constructor(readonly method: string) {}
+
+  /** Counts one successful call that took `durationMs`. */
+  add(durationMs: number): void {
+    this.calls++;
+    this.totalMs += durationMs;
+    if (durationMs > this.maxMs) this.maxMs = durationMs;
+  }
+
+  reset(): void {
+    this.calls = 0;
+    this.totalMs = 0;
+    this.maxMs = 0;
+  }
 }
 
 export class CallSummary {
@@ -40,7 +54,7 @@ export class CallSummary {
 
   /** The counters of one method; taken once per method when its handler is built. */
   tally(method: string): MethodTally {
-    const tally: MethodTally = { method, calls: 0, totalMs: 0, maxMs: 0 };
+    const tally = new MethodTally(method);
     this.#tallies.push(tally);
     return tally;
   }
@@ -61,9 +75,7 @@ export class CallSummary {
         intervalMs,
         ...this.#fields,
       });
-      tally.calls = 0;
-      tally.totalMs = 0;
-      tally.maxMs = 0;
+      tally.reset();
     }
   }
 

@@ -58,15 +58,14 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
   const streaming = method.methodKind !== "unary";
   const message = (value: unknown) => (isMessage(value, output) ? value : create(output, value as never));
   const tally = options.summary.tally(path);
+  const eachSuccessToo = logger.enabled("debug"); // a logger's level is fixed when it is made
 
   const log = (startedMs: number, ctx: GrpcCallContext, error: ConnectError | undefined) => {
     const durationMs = performance.now() - startedMs;
     const summarized = error === undefined && !streaming;
     if (summarized) {
-      tally.calls++;
-      tally.totalMs += durationMs;
-      if (durationMs > tally.maxMs) tally.maxMs = durationMs;
-      if (!logger.enabled("debug")) return;
+      tally.add(durationMs);
+      if (!eachSuccessToo) return;
     }
     const fields = {
       method: path,

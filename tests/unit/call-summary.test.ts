@@ -19,11 +19,7 @@ describe("CallSummary", () => {
     const summary = new CallSummary({ logger, intervalMs: 1_000, fields: { listener: "internal" } });
     const verify = summary.tally("/s/Verify");
     summary.tally("/s/Unused");
-    for (const ms of [1, 2, 6]) {
-      verify.calls++;
-      verify.totalMs += ms;
-      verify.maxMs = Math.max(verify.maxMs, ms);
-    }
+    for (const ms of [1, 6, 2]) verify.add(ms);
     vi.advanceTimersByTime(999);
     expect(lines).toEqual([]);
     vi.advanceTimersByTime(1);
@@ -32,9 +28,7 @@ describe("CallSummary", () => {
     ]);
     vi.advanceTimersByTime(1_000);
     expect(lines).toHaveLength(1); // nothing called since: no line
-    verify.calls++;
-    verify.totalMs += 0.5;
-    verify.maxMs = 0.5;
+    verify.add(0.5);
     summary.close();
     expect(lines[1]).toMatchObject({ method: "/s/Verify", calls: 1, durationMsMean: 0.5, durationMsMax: 0.5 });
     vi.advanceTimersByTime(5_000);

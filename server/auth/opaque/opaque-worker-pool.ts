@@ -14,8 +14,8 @@
  */
 import { Worker } from "node:worker_threads";
 import { resourceExhausted, unavailable } from "../../errors.js";
-import { startAllOrNone, WorkerRestarts } from "../../worker-supervision.js";
 import type { Logger } from "../../logger.js";
+import { startAllOrNone, WorkerRestarts } from "../../worker-supervision.js";
 import { type AuthInitResult, type OpaqueExecutor, opaqueInputRejected } from "./opaque-executor.js";
 import type { OpaqueServerKeys } from "./opaque-operations.mjs";
 
@@ -66,7 +66,6 @@ interface Slot {
   /** The worker has loaded and said so; only ready workers take calls (start-up must not eat a call's time limit). */
   ready: boolean;
 }
-
 
 export class OpaqueWorkerPool implements OpaqueExecutor {
   readonly #options: Required<Omit<OpaqueWorkerPoolOptions, "workerUrl">> & { workerUrl: URL };
