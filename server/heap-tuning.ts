@@ -1,6 +1,6 @@
 /**
- * The V8 heap's shape for a server process: a smaller young generation, and a bound on how far the
- * old generation may grow between full collections.
+ * The V8 heap's shape for a server process: a smaller young generation, no allocation-site
+ * pretenuring, and a bound on how far the old generation may grow between full collections.
  *
  * Why. With V8's defaults a Cypher process under steady mixed load kept a live heap of ~60 MB but
  * let it swing to 230 MB between full collections: V8 picks the growth factor from how fast it
@@ -18,13 +18,30 @@
  *    and its RSS fell by ~50 MB. V8 sizes the young generation when the isolate starts, so this
  *    one must be on the command line: `SERVER_NODE_OPTIONS`, which `npm start` (package.json) and
  *    the scripts that start a server process pass.
+ *  - `--no-allocation-site-pretenuring`: V8 watches which allocation sites' objects survive young
+ *    collections and, past a threshold, allocates theirs straight in the old generation. A burst
+ *    of load (200 calls in flight) trips that for the per-call objects of grpc-js and Node's
+ *    HTTP/2, and the decision stays after the burst: every later call's young objects are then
+ *    held by an old-generation parent that only a full collection frees, so they survive two young
+ *    collections and are promoted as well. Paced at 1,600 calls/s after a 6 s burst, the server
+ *    promoted 0.9-1.0 MB per young collection (its whole per-call graph, ~4 KB a call) in 4 runs
+ *    of 4 (2 on Node 24), each young pause took 3.5-3.9 ms, and a full collection came every
+ *    ~1.7 s; the bare grpc-js baseline did the same in 6 runs of 8. With this flag, 4 runs of 4
+ *    (2 each) promoted 21-29 KB per young collection, paused 2.1-2.4 ms, and made at most one full
+ *    collection in 9 s; the server's p99 was 6.4 and 12.5 ms against 13.4 and 17.2 ms (the 12.5 ms
+ *    run held one 42 ms full collection). The cost, in three alternating pairs of whole bench runs
+ *    on a noisy machine: server CPU per login was higher with the flag in each pair (191, 165 and
+ *    180 ms against 164, 161 and 175: the OPAQUE workers share the process's V8 flags), RSS was
+ *    210-229 MB against 201-214 MB, and throughput moved both ways. Logins are rare next to the
+ *    verifications backends make on every request, whose tail this is about. Like the young
+ *    generation's size it concerns every isolate from its start, so it goes on the command line.
  */
 import { setFlagsFromString } from "node:v8";
 
 export const HEAP_GROWING_PERCENT = 50;
 
 /** Node options for a server process's command line (package.json's `start` repeats them). */
-export const SERVER_NODE_OPTIONS: readonly string[] = ["--max-semi-space-size=8"];
+export const SERVER_NODE_OPTIONS: readonly string[] = ["--max-semi-space-size=8", "--no-allocation-site-pretenuring"];
 
 export function boundHeapGrowth(): void {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);

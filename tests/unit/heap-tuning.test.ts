@@ -18,4 +18,12 @@ describe("server heap tuning", () => {
       expect(at).toBeLessThan(entry);
     }
   });
+
+  it("is on the README's example command for starting the server another way", () => {
+    const readme = readFileSync("README.md", "utf8");
+    const example = /`npm run build && (node [^`]*dist\/server\/main\.js)`/.exec(readme)?.[1];
+    expect(example, "the README's example command").toBeDefined();
+    const words = example!.split(/\s+/);
+    for (const option of SERVER_NODE_OPTIONS) expect(words, example).toContain(option);
+  });
 });
