@@ -3,9 +3,9 @@
  * code in the call. Both answer grpc.health.v1.Health/Check with a constant SERVING and nothing else:
  *  - a bare @grpc/grpc-js server, messages through protobuf-es (the codec the internal port uses);
  *  - a bare connect-node handler on an h2c server (what the public port's RPC layer costs).
- * Same side channel as the server process (CPU time, resident memory), the same V8 heap tuning
- * (server/heap-tuning.ts) and the same grpc-js server options as the internal port, so that the
- * two differ by code only.
+ * Same side channel as the server process (CPU time, resident memory, GC pauses), the same V8
+ * heap tuning (server/heap-tuning.ts) and the same grpc-js server options as the internal port,
+ * so that the two differ by code only.
  */
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -17,8 +17,10 @@ import { loadConfig } from "../server/config.js";
 import { internalServerOptions } from "../server/grpc/grpc-server.js";
 import { grpcServiceDefinition } from "../server/grpc/service-definition.js";
 import { boundHeapGrowth } from "../server/heap-tuning.js";
+import { usageReporter } from "./usage-report.js";
 
 boundHeapGrowth();
+const usage = usageReporter();
 
 const SERVING = HealthCheckResponse_ServingStatus.SERVING;
 
@@ -34,11 +36,9 @@ const connectServer = http2.createServer(connectNodeAdapter({ routes: (router) =
 await new Promise<void>((resolve) => connectServer.listen(0, "127.0.0.1", resolve));
 const connectPort = (connectServer.address() as AddressInfo).port;
 
-process.on("message", (message: { type: string }) => {
+process.on("message", (message: { type: string; resetLongestPause?: boolean }) => {
   if (message.type === "usage") {
-    const cpu = process.cpuUsage();
-    const memory = process.memoryUsage();
-    process.send!({ type: "usage", cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
+    process.send!({ type: "usage", ...usage(message.resetLongestPause === true) });
   } else if (message.type === "stop") {
     grpcServer.forceShutdown();
     connectServer.close();

@@ -18,6 +18,7 @@ import { SessionService, VerifySessionRequestSchema } from "../gen/cypher/sessio
 import { AccessTokenMinter, type SessionClaims } from "./access-token-minter.js";
 import { H2Connection, headerBlocks } from "./h2-connection.js";
 import { logIn, registerAccount, type Account, type Clients, type LoggedIn } from "./login-flow.js";
+import { usageReporter } from "./usage-report.js";
 
 export type PrepareRequest =
   | { kind: "empty" }
@@ -250,12 +251,13 @@ async function handle(command: Command): Promise<unknown> {
   }
 }
 
-process.on("message", (command: Command | { type: "usage" }) => {
+const usage = usageReporter();
+
+process.on("message", (command: Command | { type: "usage"; resetLongestPause?: boolean }) => {
   if (command.type === "usage") {
-    // The same side channel as the servers': is the load generator itself the bottleneck?
-    const cpu = process.cpuUsage();
-    const memory = process.memoryUsage();
-    process.send!({ type: "usage", cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
+    // The same side channel as the servers': is the load generator itself the bottleneck, and do
+    // its own GC pauses stretch the latencies it measures?
+    process.send!({ type: "usage", ...usage(command.resetLongestPause === true) });
     return;
   }
   handle(command).then(

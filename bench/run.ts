@@ -44,6 +44,7 @@ import { createScratchSchema } from "../tests/storage/postgres-test-schema.js";
 import { AccessTokenMinter, nativeVerifyRate, type SessionClaims } from "./access-token-minter.js";
 import type { Account, LoggedIn } from "./login-flow.js";
 import type { Command, LoadRequest, LoadResult, PrepareRequest } from "./load-generator.js";
+import type { Usage } from "./usage-report.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const execFileAsync = promisify(execFile);
@@ -64,12 +65,6 @@ const VERIFY = "/cypher.session.v1.SessionService/VerifySession";
 // ------------------------------------------------------------------ child processes
 
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
-
-interface Usage {
-  cpuMicros: number;
-  rssBytes: number;
-  heapUsedBytes: number;
-}
 
 class Child {
   readonly process: ChildProcess;
@@ -117,10 +112,11 @@ class Child {
     });
   }
 
-  usage(): Promise<Usage> {
+  /** CPU, memory and GC so far; `resetLongestPause` starts a new window for the longest GC pause. */
+  usage(resetLongestPause = false): Promise<Usage> {
     return new Promise((resolve) => {
       this.#usageWaiters.push(resolve);
-      this.process.send({ type: "usage" });
+      this.process.send({ type: "usage", resetLongestPause });
     });
   }
 
@@ -149,6 +145,10 @@ interface Row {
   peakRssMb: number;
   /** The V8 heap in use when the RSS peaked (the rest is code, stacks, buffers, freed-but-kept heap). */
   heapAtPeakMb: number;
+  /** The server's main thread over the window: full and young collections, and its GC pauses. */
+  gc: { full: number; young: number; pauseMs: number; longestMs: number };
+  /** The load generator's longest GC pause in the window: it delays the answers it times. */
+  loadLongestGcMs: number;
   errors: number;
   note?: string;
 }
@@ -167,14 +167,14 @@ async function phase(
 ): Promise<Row> {
   const warmupMs = WARMUP_SECONDS * 1000;
   const durationMs = SECONDS * 1000;
-  let peak: Usage = { cpuMicros: 0, rssBytes: 0, heapUsedBytes: 0 };
+  let peak = { rssBytes: 0, heapUsedBytes: 0 };
   const track = (u: Usage) => {
     if (u.rssBytes > peak.rssBytes) peak = u;
   };
   const sampler = setInterval(() => void server.usage().then(track), 250);
   const result = load.call<LoadResult>({ type: "load", request: { ...request, connections: CONNECTIONS, streams: STREAMS, warmupMs, durationMs } });
   await sleep(warmupMs);
-  const [before, loadBefore] = await Promise.all([server.usage(), load.usage()]);
+  const [before, loadBefore] = await Promise.all([server.usage(true), load.usage(true)]);
   const t0 = performance.now();
   const windowEnd = Promise.race([sleep(durationMs), result]);
   await windowEnd;
@@ -195,12 +195,19 @@ async function phase(
     cpuMicrosPerCall: r.count > 0 ? (cpuMicros * (r.elapsedMs / windowMs)) / r.count : NaN,
     peakRssMb: peak.rssBytes / 2 ** 20,
     heapAtPeakMb: peak.heapUsedBytes / 2 ** 20,
+    gc: {
+      full: after.gc.fullCount - before.gc.fullCount,
+      young: after.gc.youngCount - before.gc.youngCount,
+      pauseMs: after.gc.pauseMs - before.gc.pauseMs,
+      longestMs: after.gc.longestMs,
+    },
+    loadLongestGcMs: loadAfter.gc.longestMs,
     errors: r.errors,
     note: [r.exhausted ? `tokens ran out after ${(r.elapsedMs / 1000).toFixed(1)} s` : "", r.errorSamples.join(", ")].filter(Boolean).join("; ") || undefined,
   };
   if (options.record !== false) rows.push(row);
   console.log(
-    `  ${scenario.padEnd(34)} ${target.padEnd(22)} ${fmt(row.rps, 0).padStart(8)} RPC/s  p50 ${fmt(row.p50Ms, 2)} ms  p99 ${fmt(row.p99Ms, 2)} ms  server ${fmt(row.cores, 2)} cores, load ${fmt(row.loadCores, 2)}${row.errors ? `  ${row.errors} ERRORS (${r.errorSamples.join(", ")})` : ""}`,
+    `  ${scenario.padEnd(34)} ${target.padEnd(22)} ${fmt(row.rps, 0).padStart(8)} RPC/s  p50 ${fmt(row.p50Ms, 2)} ms  p99 ${fmt(row.p99Ms, 2)} ms  server ${fmt(row.cores, 2)} cores, load ${fmt(row.loadCores, 2)}, server GC ${row.gc.full} full / ${row.gc.young} young, longest ${fmt(row.gc.longestMs, 1)} ms${row.errors ? `  ${row.errors} ERRORS (${r.errorSamples.join(", ")})` : ""}`,
   );
   if (row.errors > 0) throw new Error(`${scenario} on ${target}: ${row.errors} calls failed (${r.errorSamples.join(", ")})`);
   return row;
@@ -326,7 +333,7 @@ async function main(): Promise<void> {
     // Compiled as `npm start` compiles the server (server/build-server.ts), with the two entry points.
     const compiled = await buildServer({
       outDir: path.join(PROJECT_ROOT, ".build", `bench-${process.pid}`),
-      sources: [...SERVER_SOURCES, "bench/measured-server.ts", "bench/baseline-servers.ts"],
+      sources: [...SERVER_SOURCES, "bench/measured-server.ts", "bench/baseline-servers.ts", "bench/usage-report.ts", "bench/gc-pauses.ts"],
     });
     cleanups.push(async () => rmSync(compiled.outDir, { recursive: true, force: true }));
     const [s, b, l] = await Promise.all([
@@ -343,7 +350,7 @@ async function main(): Promise<void> {
 
     // ---------------- logins
     const accounts = await load.call<Account[]>({ type: "register", publicPort: ports.port, count: ACCOUNTS, prefix: `bench-${randomBytes(3).toString("hex")}`, concurrency: 2 });
-    const loginBefore = await server.usage();
+    const loginBefore = await server.usage(true);
     const login = await load.call<{ sessions: LoggedIn[]; latenciesMs: number[]; elapsedMs: number }>({
       type: "login",
       publicPort: ports.port,
@@ -363,6 +370,13 @@ async function main(): Promise<void> {
       cpuMicrosPerCall: (loginAfter.cpuMicros - loginBefore.cpuMicros) / login.sessions.length,
       peakRssMb: loginAfter.rssBytes / 2 ** 20,
       heapAtPeakMb: loginAfter.heapUsedBytes / 2 ** 20,
+      gc: {
+        full: loginAfter.gc.fullCount - loginBefore.gc.fullCount,
+        young: loginAfter.gc.youngCount - loginBefore.gc.youngCount,
+        pauseMs: loginAfter.gc.pauseMs - loginBefore.gc.pauseMs,
+        longestMs: loginAfter.gc.longestMs,
+      },
+      loadLongestGcMs: NaN,
       errors: 0,
       note: `${login.sessions.length} logins, 3 at a time; client OPAQUE in the load process`,
     };
@@ -459,11 +473,11 @@ async function main(): Promise<void> {
     ];
 
     const table = [
-      "| scenario | target | RPC/s | p50 ms | p99 ms | server CPU (cores) | server CPU µs/call | load generator CPU (cores) | server peak RSS MB (V8 heap in use then) |",
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+      "| scenario | target | RPC/s | p50 ms | p99 ms | server CPU (cores) | server CPU µs/call | load generator CPU (cores) | server peak RSS MB (V8 heap in use then) | server GC: full / young collections, paused ms (longest) | load generator's longest GC pause ms |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...rows.map(
         (r) =>
-          `| ${r.scenario}${r.note ? ` (${r.note})` : ""} | ${r.target} | ${fmt(r.rps, r.rps < 100 ? 1 : 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.cores, 2)} | ${fmt(r.cpuMicrosPerCall, 0)} | ${fmt(r.loadCores, 2)} | ${fmt(r.peakRssMb, 0)} (${fmt(r.heapAtPeakMb, 0)}) |`,
+          `| ${r.scenario}${r.note ? ` (${r.note})` : ""} | ${r.target} | ${fmt(r.rps, r.rps < 100 ? 1 : 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.cores, 2)} | ${fmt(r.cpuMicrosPerCall, 0)} | ${fmt(r.loadCores, 2)} | ${fmt(r.peakRssMb, 0)} (${fmt(r.heapAtPeakMb, 0)}) | ${r.gc.full} / ${r.gc.young}, ${fmt(r.gc.pauseMs, 0)} (${fmt(r.gc.longestMs, 1)}) | ${fmt(r.loadLongestGcMs, 1)} |`,
       ),
     ].join("\n");
     const ratioTable = ["| ratio | measured | goal |", "|---|---:|---|", ...ratios.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`)].join("\n");
@@ -512,6 +526,7 @@ ${h2Table}
 - Server, baselines and load generator share ${machine.cores} cores; the load generator's own CPU is in its column (near 1 core, it would be what limits a phase). h2load is an independent client with its own request pattern: its ratio is the cross-check, not a replacement.
 - "server CPU µs/call" counts every thread of the server process (V8's GC threads, the threads that check Ed25519 signatures, the OPAQUE workers).
 - RSS includes Node and the libraries, the worker threads (OPAQUE, Ed25519), and V8's heap, which grows between major collections under this allocation rate; the V8 heap in use at the peak is shown in brackets. The server and the bare baselines run as \`npm start\` runs the server: compiled to JavaScript (server/build-server.ts), with the same Node options and heap tuning (${SERVER_NODE_OPTIONS.join(" ")}, server/heap-tuning.ts): the baselines' RSS is the floor of Node and one RPC library under the same load.
+- GC columns: the server's (or baseline's) main thread over the measured window, from Node's \`gc\` performance entries: full (mark-compact) and young collections, the sum of every pause, and the longest one; then the load generator's longest pause, which delays the answers it times as much as a server pause would. In the paced phases a few pauses decide the p99: a call that arrives during a 10 ms pause waits for it.
 `;
     writeFileSync(path.join(HERE, "RESULTS.md"), report);
     console.log("\n" + table + "\n\n" + ratioTable + "\n");
