@@ -6,7 +6,9 @@
  *
  * What it implements of RFC 9113: the preface and SETTINGS exchange (ACKs), PING replies, large
  * receive windows (one WINDOW_UPDATE refill for the connection as data arrives; streams get a
- * 2^31-1 initial window), HEADERS(+CONTINUATION), DATA (padding skipped), RST_STREAM and GOAWAY.
+ * 2^31-1 initial window), the server's SETTINGS_MAX_CONCURRENT_STREAMS (calls past it wait here,
+ * as real clients make them wait), HEADERS(+CONTINUATION), DATA (padding skipped), RST_STREAM and
+ * GOAWAY. A failed call says why (the reset's or GOAWAY's error code, a closed socket).
  * Every call of a connection carries the same headers, HPACK-encoded as real clients do: the first
  * call adds them to the server's dynamic table (literals with incremental indexing, no Huffman),
  * later calls refer to them by index (a 6-byte block). Response header blocks are not decoded.
@@ -22,6 +24,16 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
 const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
 const MAX_WINDOW = 2 ** 31 - 1;
+const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
+/** HTTP/2 error codes (RFC 9113 §7), for the reason a failed call gives. */
+const ERROR_CODES = [
+  "NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR",
+  "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+];
+const errorName = (code: number) => ERROR_CODES[code] ?? `error ${code}`;
+
+/** How a call ended: `ok` when it got a response message; otherwise why not. */
+export type CallDone = (ok: boolean, failure?: string) => void;
 
 function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
   const b = Buffer.allocUnsafe(9);
@@ -63,7 +75,7 @@ export function headerBlocks(headers: Array<[string, string]>): { first: Buffer;
 }
 
 interface Pending {
-  onDone: (ok: boolean) => void;
+  onDone: CallDone;
   gotMessage: boolean;
 }
 
@@ -76,18 +88,21 @@ export class H2Connection {
   /** Stream whose header block continues in CONTINUATION frames, and whether it ended the stream. */
   #continuing: { streamId: number; endStream: boolean } | undefined;
   #flushScheduled = false;
-  #closed = false;
+  /** Why new calls fail at once (a GOAWAY, a closed socket); undefined while the connection is usable. */
+  #closedBecause: string | undefined;
   /** Bytes of DATA the server lets us send on the connection now (RFC 9113 §6.9). */
   #sendWindow = 65_535;
-  /** Calls waiting for send window. */
-  readonly #queued: Array<{ block: Buffer; body: Buffer; onDone: (ok: boolean) => void }> = [];
+  /** The server's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited until it says). */
+  #maxConcurrent = Infinity;
+  /** Calls waiting for send window or for a stream slot, in order. */
+  readonly #queued: Array<{ block: Buffer; body: Buffer; onDone: CallDone }> = [];
 
   private constructor(socket: net.Socket) {
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
-    socket.on("close", () => this.#fail());
-    socket.on("error", () => this.#fail());
+    socket.on("close", () => this.#fail("connection closed"));
+    socket.on("error", (error: NodeJS.ErrnoException) => this.#fail(`socket error ${error.code ?? error.message}`));
   }
 
   static connect(port: number, host = "127.0.0.1"): Promise<H2Connection> {
@@ -119,25 +134,37 @@ export class H2Connection {
   #headersIndexed = false;
 
   /** Sends one unary call (the headers, then `body` with END_STREAM). */
-  request(blocks: { first: Buffer; indexed: Buffer }, body: Buffer, onDone: (ok: boolean) => void): void {
+  request(blocks: { first: Buffer; indexed: Buffer }, body: Buffer, onDone: CallDone): void {
     const block = this.#headersIndexed ? blocks.indexed : blocks.first;
     this.#headersIndexed = true;
     this.#enqueue(block, body, onDone);
   }
 
-  #enqueue(block: Buffer, body: Buffer, onDone: (ok: boolean) => void): void {
-    if (this.#closed) {
-      onDone(false);
+  #enqueue(block: Buffer, body: Buffer, onDone: CallDone): void {
+    if (this.#closedBecause !== undefined) {
+      onDone(false, this.#closedBecause);
       return;
     }
-    if (body.length > this.#sendWindow || this.#queued.length > 0) {
+    if (this.#queued.length > 0 || !this.#canSend(body)) {
       this.#queued.push({ block, body, onDone });
       return;
     }
     this.#send(block, body, onDone);
   }
 
-  #send(block: Buffer, body: Buffer, onDone: (ok: boolean) => void): void {
+  #canSend(body: Buffer): boolean {
+    return body.length <= this.#sendWindow && this.#streams.size < this.#maxConcurrent;
+  }
+
+  /** Sends what waited, in order, as far as the window and the stream limit now allow. */
+  #drain(): void {
+    while (this.#queued.length > 0 && this.#closedBecause === undefined && this.#canSend(this.#queued[0]!.body)) {
+      const next = this.#queued.shift()!;
+      this.#send(next.block, next.body, next.onDone);
+    }
+  }
+
+  #send(block: Buffer, body: Buffer, onDone: CallDone): void {
     this.#sendWindow -= body.length;
     const streamId = this.#nextStreamId;
     this.#nextStreamId += 2;
@@ -158,7 +185,7 @@ export class H2Connection {
   }
 
   close(): void {
-    this.#closed = true;
+    this.#closedBecause = "connection closed by the load generator";
     this.#socket.end();
   }
 
@@ -182,7 +209,12 @@ export class H2Connection {
   #onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
     switch (type) {
       case FRAME.SETTINGS:
-        if (!(flags & FLAG.ACK)) this.#socket.write(frameHeader(0, FRAME.SETTINGS, FLAG.ACK, 0));
+        if (flags & FLAG.ACK) return;
+        for (let at = 0; at + 6 <= payload.length; at += 6) {
+          if (payload.readUInt16BE(at) === SETTINGS_MAX_CONCURRENT_STREAMS) this.#maxConcurrent = payload.readUInt32BE(at + 2);
+        }
+        this.#socket.write(frameHeader(0, FRAME.SETTINGS, FLAG.ACK, 0));
+        this.#drain();
         return;
       case FRAME.PING:
         if (!(flags & FLAG.ACK)) this.#socket.write(Buffer.concat([frameHeader(8, FRAME.PING, FLAG.ACK, 0), payload]));
@@ -215,19 +247,19 @@ export class H2Connection {
       case FRAME.RST_STREAM: {
         const pending = this.#streams.get(streamId);
         this.#streams.delete(streamId);
-        pending?.onDone(false);
+        pending?.onDone(false, `RST_STREAM ${errorName(payload.readUInt32BE(0))}`);
+        this.#drain();
         return;
       }
       case FRAME.GOAWAY:
-        this.#closed = true;
+        // Calls the server already took (up to its last stream id) still complete.
+        this.#closedBecause = `GOAWAY ${errorName(payload.readUInt32BE(4))}`;
+        for (const q of this.#queued.splice(0)) q.onDone(false, this.#closedBecause);
         return;
       case FRAME.WINDOW_UPDATE:
         if (streamId === 0) {
           this.#sendWindow += payload.readUInt32BE(0) & 0x7fffffff;
-          while (this.#queued.length > 0 && this.#queued[0]!.body.length <= this.#sendWindow) {
-            const next = this.#queued.shift()!;
-            this.#send(next.block, next.body, next.onDone);
-          }
+          this.#drain();
         }
         return;
       default:
@@ -239,14 +271,15 @@ export class H2Connection {
     const pending = this.#streams.get(streamId);
     if (!pending) return;
     this.#streams.delete(streamId);
-    pending.onDone(pending.gotMessage);
+    pending.onDone(pending.gotMessage, pending.gotMessage ? undefined : "no response message (an error status)");
+    this.#drain();
   }
 
-  #fail(): void {
-    this.#closed = true;
+  #fail(reason: string): void {
+    this.#closedBecause ??= reason;
     const pending = [...this.#streams.values()];
     this.#streams.clear();
-    for (const p of pending) p.onDone(false);
-    for (const q of this.#queued.splice(0)) q.onDone(false);
+    for (const p of pending) p.onDone(false, reason);
+    for (const q of this.#queued.splice(0)) q.onDone(false, reason);
   }
 }

@@ -110,6 +110,11 @@ async function load(request: LoadRequest): Promise<LoadResult> {
   let count = 0;
   let errors = 0;
   const errorSamples: string[] = [];
+  /** Counts a failed call; its reason is kept if it is one of the first three different ones. */
+  const noteError = (failure = "no response message") => {
+    errors++;
+    if (errorSamples.length < 3 && !errorSamples.includes(failure)) errorSamples.push(failure);
+  };
   let next = 0;
   let exhausted = false;
   let lastCompletionMs = windowStartMs;
@@ -137,16 +142,13 @@ async function load(request: LoadRequest): Promise<LoadResult> {
           const body = frames[sent % frames.length]!;
           const sentMs = performance.now();
           inFlight++;
-          connection.request(block, body, (ok) => {
+          connection.request(block, body, (ok, failure) => {
             inFlight--;
             const doneMs = performance.now();
             if (sentMs >= windowStartMs && sentMs < windowEndMs) {
               count++;
               latencies.push(doneMs - sentMs);
-              if (!ok) {
-                errors++;
-                if (errorSamples.length < 3) errorSamples.push("no response message (error status or reset)");
-              }
+              if (!ok) noteError(failure);
             }
           });
         }
@@ -168,16 +170,13 @@ async function load(request: LoadRequest): Promise<LoadResult> {
         } else {
           body = frames[next++ % frames.length]!;
         }
-        connection.request(block, body, (ok) => {
+        connection.request(block, body, (ok, failure) => {
           const doneMs = performance.now();
           if (sentMs >= windowStartMs && doneMs <= windowEndMs) {
             count++;
             latencies.push(doneMs - sentMs);
             lastCompletionMs = doneMs;
-            if (!ok) {
-              errors++;
-              if (errorSamples.length < 3) errorSamples.push("no response message (error status or reset)");
-            }
+            if (!ok) noteError(failure);
           }
           send();
         });
