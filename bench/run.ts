@@ -23,7 +23,8 @@
  * BENCH_ACCOUNTS (30), BENCH_CONNECTIONS (10), BENCH_STREAMS (20), BENCH_COLD_TOKENS (150000 per
  * port: the warm-up and measured seconds at ~10,500/s, reached on 2 cores, take ~63,000),
  * BENCH_HOT_PAIRS (3: the hot comparison's repetitions; the machine's speed drifts, so the goal's
- * ratio is the median of alternating pairs).
+ * ratio is the median of alternating pairs), BENCH_NODE_OPTIONS (the server's and the baselines'
+ * Node options, `npm start`'s by default: set it to compare a V8 option's effect, run against run).
  */
 import { execFile, fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -58,6 +59,8 @@ const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 10);
 const STREAMS = Number(env.BENCH_STREAMS ?? 20);
 const COLD_TOKENS = Number(env.BENCH_COLD_TOKENS ?? 150_000);
 const NATIVE_MS = 2_000;
+/** The server's and the baselines' Node options: npm start's, unless BENCH_NODE_OPTIONS says otherwise. */
+const NODE_OPTIONS: readonly string[] = env.BENCH_NODE_OPTIONS !== undefined ? env.BENCH_NODE_OPTIONS.split(/\s+/).filter(Boolean) : SERVER_NODE_OPTIONS;
 
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
 const VERIFY = "/cypher.session.v1.SessionService/VerifySession";
@@ -92,7 +95,7 @@ class Child {
     const child =
       compiledDir === undefined
         ? fork(path.join(HERE, file), [], { execArgv: process.execArgv, env: childEnv, stdio: ["ignore", "ignore", "inherit", "ipc"] })
-        : fork(path.join(compiledDir, "bench", file), [], { execArgv: [...SERVER_NODE_OPTIONS], env: childEnv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+        : fork(path.join(compiledDir, "bench", file), [], { execArgv: [...NODE_OPTIONS], env: childEnv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null) => reject(new Error(`${file} exited with ${code} before it was ready`));
       child.once("error", reject);
@@ -283,6 +286,7 @@ async function main(): Promise<void> {
     load: os.loadavg().map((l) => l.toFixed(2)).join(" "),
   };
   console.log(`cypher bench: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.load}`);
+  console.log(`  server and baseline Node options: ${NODE_OPTIONS.join(" ")}`);
 
   const keyValues = await generateKeyValues();
   const keys = parseKeyValues(keyValues);
@@ -525,7 +529,7 @@ ${h2Table}
 - Closed-loop phases keep ${CONNECTIONS * STREAMS} calls in flight, so by Little's law their mean latency is about ${CONNECTIONS * STREAMS} ÷ rate whatever the server does: their p50/p99 measure queueing at saturation. The latency goal is read from the paced (open-loop) phase at half the closed-loop rate; a quarter and a tenth of it show how the tail grows with load. At each rate the bare grpc-js server answering a constant shows the tail that Node, the library and the machine give on their own.
 - Server, baselines and load generator share ${machine.cores} cores; the load generator's own CPU is in its column (near 1 core, it would be what limits a phase). h2load is an independent client with its own request pattern: its ratio is the cross-check, not a replacement.
 - "server CPU µs/call" counts every thread of the server process (V8's GC threads, the threads that check Ed25519 signatures, the OPAQUE workers).
-- RSS includes Node and the libraries, the worker threads (OPAQUE, Ed25519), and V8's heap, which grows between major collections under this allocation rate; the V8 heap in use at the peak is shown in brackets. The server and the bare baselines run as \`npm start\` runs the server: compiled to JavaScript (server/build-server.ts), with the same Node options and heap tuning (${SERVER_NODE_OPTIONS.join(" ")}, server/heap-tuning.ts): the baselines' RSS is the floor of Node and one RPC library under the same load.
+- RSS includes Node and the libraries, the worker threads (OPAQUE, Ed25519), and V8's heap, which grows between major collections under this allocation rate; the V8 heap in use at the peak is shown in brackets. The server and the bare baselines run as \`npm start\` runs the server: compiled to JavaScript (server/build-server.ts), with the same Node options and heap tuning (${NODE_OPTIONS.join(" ")}${env.BENCH_NODE_OPTIONS !== undefined ? `: set by BENCH_NODE_OPTIONS; npm start's are ${SERVER_NODE_OPTIONS.join(" ")}` : ""}, server/heap-tuning.ts): the baselines' RSS is the floor of Node and one RPC library under the same load.
 - GC columns: the server's (or baseline's) main thread over the measured window, from Node's \`gc\` performance entries: full (mark-compact) and young collections, the sum of every pause, and the longest one; then the load generator's longest pause, which delays the answers it times as much as a server pause would. In the paced phases a few pauses decide the p99: a call that arrives during a 10 ms pause waits for it.
 `;
     writeFileSync(path.join(HERE, "RESULTS.md"), report);
