@@ -1,8 +1,8 @@
 /**
  * The main thread's garbage-collection pauses, for the bench's side channel: the server and the
  * bare baselines both report them, so a phase's latency tail can be read beside the pauses that
- * caused it. Node reports each pause as a performance entry (the observer costs one entry per
- * collection, a few a second, not per call).
+ * caused it. Node reports each pause as a performance entry: the observer costs one entry per
+ * collection (a few dozen a second at most under the bench's load), not one per call.
  */
 import { constants, PerformanceObserver, type PerformanceEntry } from "node:perf_hooks";
 

@@ -251,11 +251,18 @@ export class H2Connection {
         this.#drain();
         return;
       }
-      case FRAME.GOAWAY:
-        // Calls the server already took (up to its last stream id) still complete.
-        this.#closedBecause = `GOAWAY ${errorName(payload.readUInt32BE(4))}`;
-        for (const q of this.#queued.splice(0)) q.onDone(false, this.#closedBecause);
+      case FRAME.GOAWAY: {
+        // Calls the server already took (up to its last stream id) still complete; the rest never will.
+        const reason = (this.#closedBecause = `GOAWAY ${errorName(payload.readUInt32BE(4))}`);
+        const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
+        for (const [id, pending] of this.#streams) {
+          if (id <= lastStreamId) continue;
+          this.#streams.delete(id);
+          pending.onDone(false, reason);
+        }
+        for (const q of this.#queued.splice(0)) q.onDone(false, reason);
         return;
+      }
       case FRAME.WINDOW_UPDATE:
         if (streamId === 0) {
           this.#sendWindow += payload.readUInt32BE(0) & 0x7fffffff;

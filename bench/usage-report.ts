@@ -1,7 +1,7 @@
 /**
- * What the server and baseline processes report over the bench's IPC side channel when the driver
- * asks ("usage"): CPU time of every thread, resident memory, the V8 heap in use, and main-thread
- * GC pauses (gc-pauses.ts). One definition for both processes, so their figures compare.
+ * What the server, baseline and load-generator processes report over the bench's IPC side channel
+ * when the driver asks ("usage"): CPU time of every thread, resident memory, the V8 heap in use,
+ * and main-thread GC pauses (gc-pauses.ts). One definition for all three, so their figures compare.
  */
 import { watchGcPauses, type GcTotals } from "./gc-pauses.js";
 
@@ -12,7 +12,7 @@ export interface Usage {
   gc: GcTotals;
 }
 
-/** Starts watching GC pauses; call at start-up, then answer each "usage" request with `report`. */
+/** Starts watching GC pauses; call it at start-up, and answer each "usage" request with what it returns. */
 export function usageReporter(): (resetLongestPause: boolean) => Usage {
   const gc = watchGcPauses();
   return (resetLongestPause) => {
