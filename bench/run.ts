@@ -89,7 +89,7 @@ class Child {
 
   /**
    * Forks a bench process: the load generator from its sources (under tsx, like this script); the
-   * server and the baselines compiled, with the Node options `npm start` gives the server.
+   * server and the baselines compiled, with NODE_OPTIONS (npm start's unless BENCH_NODE_OPTIONS).
    */
   static start(file: string, childEnv: Record<string, string | undefined>, compiledDir?: string): Promise<{ child: Child; ready: Record<string, unknown> }> {
     const child =
