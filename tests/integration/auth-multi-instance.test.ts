@@ -41,16 +41,20 @@ if (!redisUrl) {
       const keys = await generateKeyMaterial();
       // One clock for both "processes", near real time so Redis's TTLs and the application agree.
       const clock = new ManualClock(Date.now());
+      // The backoff gate lives in Redis for its delay, in real time: with the default first delay
+      // (1 s) a loaded machine could take longer than that between two attempts, and the gate
+      // would be gone before the attempt it must stop.
+      const env = { LOGIN_BACKOFF_BASE_MS: "60000" };
       const connect = async () => {
         const kv = await RedisKeyValueStore.connect({ url: redisUrl, keyPrefix });
         stores.push(kv);
         return kv;
       };
-      const first = await createTestContext({ kv: await connect(), keys, clock, databaseUrl: schema?.url });
+      const first = await createTestContext({ env, kv: await connect(), keys, clock, databaseUrl: schema?.url });
       contexts.push(first);
       let second: AppContext;
       if (schema) {
-        const ctx = await createTestContext({ kv: await connect(), keys, clock, databaseUrl: schema.url });
+        const ctx = await createTestContext({ env, kv: await connect(), keys, clock, databaseUrl: schema.url });
         contexts.push(ctx);
         second = ctx;
       } else {
