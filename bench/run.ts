@@ -11,7 +11,7 @@
  *  - BASELINE (bench/baseline-servers.ts): a bare grpc-js server and a bare connect-node handler,
  *    each answering Health/Check with a constant: what the RPC libraries cost alone.
  *  - LOAD (bench/load-generator.ts): raw HTTP/2 gRPC clients, `connections` × `streams` calls in
- *    flight (10 × 20, as in shared/LIBRARIES.md), and the real OPAQUE client for logins.
+ *    flight (10 × 20, the shape h2load uses below), and the real OPAQUE client for logins.
  *  - this DRIVER: orders the phases, reads the server's CPU time and RSS through an IPC side channel,
  *    measures native Ed25519 verification on one core (around the cold phase), runs h2load when
  *    installed, writes bench/RESULTS.md.

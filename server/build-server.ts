@@ -5,8 +5,7 @@
  *
  * Why a server process runs compiled code rather than its sources under tsx: tsx's module hooks
  * live, for the whole life of the process, on a loader thread of their own, with the transpiled
- * sources it has handed out. An idle server took 207 MB of resident memory under tsx and 137 MB
- * compiled (same configuration, read from inside the process after start-up).
+ * sources it has handed out (the memory this costs: docs/architecture.md).
  *
  * Each file is transpiled on its own (esbuild; no bundling, no type check: `npm run typecheck` does
  * that) to the same relative path under dist/, so imports, the worker threads' URLs (their .mjs

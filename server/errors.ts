@@ -4,7 +4,7 @@
  * a client: never a secret, a stack trace or an SQL fragment.
  */
 
-/** Stable codes, one per row of the error table in DESIGN.md. */
+/** Stable codes, one per row of the error table in docs/architecture.md. */
 export type ErrorCode =
   | "invalid_argument"
   | "already_exists"

@@ -1,33 +1,14 @@
 /**
- * Session liveness in this process's memory, so that VerifySession (the hot path) needs no KV
- * round trip per call, without ever answering "live" for a session whose revocation had
- * completed before the call began.
+ * Session liveness in this process's memory (tier 3 of docs/architecture.md, "Session liveness"), so
+ * VerifySession needs no KV round trip per call, without ever answering "live" for a session whose
+ * revocation completed before the call began.
  *
- * Why a plain in-process copy is not enough. A revocation reaches other instances by broadcast
- * (revocation.ts), and a broadcast can arrive after a call that comes later (Logout returns on
- * instance A; the client's next request reaches instance B a moment before B reads the message),
- * or never (the subscriber connection dropped: Redis does not queue pub/sub messages). Serving
- * liveness from memory on the strength of the broadcast alone would give stale answers then.
- *
- * The revocation epoch. Every revocation, after its tombstones are written and before it returns,
- * puts a fresh random value under one KV key (`bumpRevocationEpoch`). Every call, before it may use
- * a copy from memory, waits for one read of that key issued AFTER the call arrived (`sync`). Reads
- * are shared: all calls that arrive within one event-loop turn wait for the same read, so under load
- * a single GET covers dozens of calls. If the value changed, some session was revoked somewhere:
- * every copy is dropped and the next calls read the KV store (where the tombstone is), as before.
- * So a revocation that completed before a call began is always seen by it, on every instance; the
- * broadcast still clears the deny-list and the verified-token cache early, but correctness no longer
- * depends on it.
- *
- * Copies also expire after `ttlMs` (default 2 s): a RefreshSession on another instance changes
- * `last_refreshed_at`, which a copy would otherwise keep showing. Liveness is never stale; that one
- * field may lag by up to `ttlMs`. With revocations arriving faster than calls repeat, copies are
- * dropped before they are used again and the path costs what it did without this cache, plus one
- * shared read per event-loop turn.
- *
- * The read-vs-revocation race is closed by generations: a copy is stored only if no epoch change
- * was seen while its KV read was in flight (a read that began before a revocation may return the
- * pre-revocation state; the next call's sync sees the new epoch and drops it anyway).
+ * A broadcast alone cannot promise that (it may arrive late, or never: Redis does not queue pub/sub
+ * messages). So every revocation writes a fresh random *revocation epoch* before it returns
+ * (`bumpRevocationEpoch`), and every call waits for one read of the epoch sent after it arrived
+ * (`sync`, shared by all calls of one event-loop turn); a changed epoch drops every copy. Copies also
+ * expire after `ttlMs`, bounding how long `last_refreshed_at` may lag. A copy read from the KV store is
+ * kept only if no epoch change was seen while that read was in flight (`generation`).
  */
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";

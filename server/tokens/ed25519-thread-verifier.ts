@@ -1,15 +1,10 @@
 /**
  * Ed25519 verification on dedicated worker threads, fed in batches at the end of each event-loop turn.
  *
- * Why: VerifySession with a token not seen before is limited by CPU, and the event-loop thread is
- * the part that cannot spread. Checking signatures on libuv's thread pool (`crypto.verify` with a
- * callback) frees the loop of the arithmetic, but the pool's four threads then compete with the
- * loop for the cores. In the cold phase of bench/run.ts on 2 cores, as a share of native verify
- * speed: 59–67 % with the default pool and 64–73 % with UV_THREADPOOL_SIZE=1 (3 runs each), 64–66 %
- * with one of these threads (4 runs). Shrinking libuv's pool would do as well, but that pool is
- * shared with file, DNS and zlib work and sized once per process; threads of our own have their
- * own count (VERIFY_THREADS) and a lower priority, so the loop, which every call needs, wins a
- * contended core.
+ * Why threads of our own rather than libuv's pool: that pool is shared with file, DNS and zlib
+ * work and sized once per process, and its threads compete with the event loop for the cores;
+ * these have their own count (VERIFY_THREADS) and a lower priority, so the loop, which every call
+ * needs, wins a contended core (measurements: docs/architecture.md).
  *
  * - Each call joins the current batch; the batch leaves at the end of the turn (setImmediate) for
  *   the thread with the least outstanding work. A thread answers its batches in order, so pending
@@ -51,10 +46,8 @@ interface Thread {
 }
 
 /**
- * Items per message. A whole turn's worth in one message left the two threads taking turns (the
- * loop idle while the thread checked 200 signatures, then the reverse); answers in slices of 32
- * let the loop reply to the first while the thread checks the rest (server CPU used in the cold
- * phase went from ~1.5 to ~1.75 cores).
+ * Items per message: a whole turn's worth in one message leaves the loop and the thread taking
+ * turns; slices let the loop answer the first while the thread checks the rest.
  */
 const MAX_BATCH = 32;
 const KEY_BYTES = 32;

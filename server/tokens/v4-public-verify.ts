@@ -3,10 +3,9 @@
  * Ed25519Verifier port (the server's runs on threads of its own: ed25519-thread-verifier.ts).
  *
  * Why not the paseto library's `Verify` (it still signs, in paseto-token-service.ts): VerifySession
- * with a token not seen before is limited by the event-loop thread, and the library's Verify costs
- * 24–30 µs of that thread per token here (WebCrypto dispatch, a pure-JS base64url decoder, claim
- * parsing) where this module, decoding with Buffer, costs ~8 µs with the check on libuv's pool
- * (a micro-benchmark of 20,000 tokens, 200 in flight); the cold phase of `npm run bench` shows it.
+ * with a token not seen before is limited by the event-loop thread, and the library's Verify spends
+ * several times more of that thread per token (WebCrypto dispatch, a pure-JS base64url decoder,
+ * claim parsing) than this module, which decodes with Buffer (figures: docs/architecture.md).
  *
  * The steps are the specification's v4.public Verify (PASETO v4, "Verify"), narrowed to our format:
  *   1. the header is exactly `v4.public.` and the footer segment is exactly the one the verifying

@@ -1,7 +1,7 @@
 /**
  * The one place where errors become Connect errors. Domain code throws `CypherError`; storage
  * drivers throw whatever they throw; this interceptor turns all of it into a ConnectError whose code
- * follows the table in DESIGN.md and whose message never carries a stack, SQL or a secret.
+ * follows the error table in docs/architecture.md and whose message never carries a stack, SQL or a secret.
  *
  * - CypherError -> its code, with google.rpc details (BadRequest, ErrorInfo, RetryInfo).
  * - PostgreSQL / Redis unreachable -> Unavailable, one generic message.

@@ -3,7 +3,7 @@
  * and SessionService gets generated garbage (fast-check) through Connect JSON, Connect binary, gRPC
  * and gRPC-Web clients, and raw bytes (random bodies, truncated and oversized envelopes, invalid
  * UTF-8, wrong content types) straight over HTTP/1.1 and HTTP/2. Every answer must carry a code
- * from DESIGN.md's table (Internal only for the transport's "parse binary" answer), leak nothing,
+ * from the error table in docs/architecture.md (Internal only for the transport's "parse binary" answer), leak nothing,
  * and the server must still answer health checks; the error mapping must never have met an error
  * it did not know.
  */
@@ -120,7 +120,7 @@ async function callTyped(transport: Transport, c: TypedCase): Promise<unknown> {
 
 describe("typed malformed requests over every protocol", () => {
   for (const protocol of ["connect+json", "connect+proto", "grpc", "grpc-web"]) {
-    it(`${protocol}: every RPC answers its DESIGN.md code to ${TYPED_RUNS_PER_PROTOCOL} generated requests`, { timeout: 180_000 }, async () => {
+    it(`${protocol}: every RPC answers its documented code to ${TYPED_RUNS_PER_PROTOCOL} generated requests`, { timeout: 180_000 }, async () => {
       const transport = transports[protocol]!;
       let runs = 0;
       await fc.assert(
@@ -175,7 +175,7 @@ describe("typed malformed requests over every protocol", () => {
 // ---------------------------------------------------------------------------------------------
 // Raw bytes: what no generated client would send.
 
-// The unary RPCs of DESIGN.md's contract (streaming ones added later have their own tests).
+// The unary RPCs of the original contract (streaming ones added later have their own tests).
 const RPCS: Array<{ path: string; input: DescMessage; name: string }> = [AuthService, SessionService].flatMap((svc) =>
   svc.methods
     .filter((m) => m.methodKind === "unary" && m.name in ALLOWED_CODES)
@@ -320,7 +320,7 @@ function judgeRaw(c: RawCase, a: RawAnswer): string | undefined {
 describe("raw malformed bodies over HTTP/1.1 and HTTP/2", () => {
   afterAll(() => h2?.close());
 
-  it(`${RAW_RUNS} random, truncated, oversized, mis-typed and invalid-UTF-8 bodies get a DESIGN.md code and leak nothing`, { timeout: 180_000 }, async () => {
+  it(`${RAW_RUNS} random, truncated, oversized, mis-typed and invalid-UTF-8 bodies get a documented code and leak nothing`, { timeout: 180_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(rawCase, async (c) => {
         const answer = c.wire === "grpc" ? await sendGrpc(c) : await sendHttp1(c);

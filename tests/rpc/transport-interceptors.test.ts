@@ -1,6 +1,6 @@
 /**
  * The interceptors every call goes through, on an in-memory transport: errors become the codes of
- * DESIGN.md for unary and streaming calls alike, and each call leaves exactly one log line that
+ * docs/architecture.md's error table for unary and streaming calls alike, and each call leaves exactly one log line that
  * holds no secret.
  */
 import { Code, ConnectError, createClient, createRouterTransport, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";

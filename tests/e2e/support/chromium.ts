@@ -11,8 +11,8 @@ export const chromiumAvailable = existsSync(CHROMIUM_PATH);
 export const CHROMIUM_MISSING_REASON = `end-to-end tests SKIPPED: no Chromium at ${CHROMIUM_PATH} (install it with \`apt-get install -y chromium\` or set CHROMIUM_PATH)`;
 
 /**
- * Flags from shared/LIBRARIES.md: headless, no sandbox (root in a container), no background
- * traffic. playwright-core gives every launch a fresh temporary profile (--user-data-dir) itself.
+ * Headless, no sandbox (the tests run as root in a container), and no background traffic: the
+ * machine's closed network refuses Chromium's update and sync connections, many at a time. playwright-core gives every launch a fresh temporary profile (--user-data-dir) itself.
  */
 const FLAGS = [
   "--headless",

@@ -1,5 +1,5 @@
 /**
- * What a hardened answer looks like: a code from DESIGN.md's table (never Internal or Unknown,
+ * What a hardened answer looks like: a code from the error table in docs/architecture.md (never Internal or Unknown,
  * except the transport's own "parse binary" answer to a body that is not the request message), and a
  * message with no stack trace, file path, SQL or internal detail.
  */
