@@ -73,9 +73,9 @@ describe("the internal gRPC port", () => {
     health = new HealthState();
     health.setServing(true);
     server = await startGrpcServer({
-      config: { ...ctx.config, grpcPort: 0, host: "127.0.0.1" },
+      config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" },
       logger: createLogger("info", (line) => logs.push(line)),
-      session: h.module.service,
+      session: h.module.internalService,
       health,
       summaryIntervalMs: 300,
     });
@@ -210,9 +210,9 @@ describe("the internal gRPC port", () => {
   it("logs successful calls one by one too at debug level", async () => {
     const debugLogs: string[] = [];
     const debugServer = await startGrpcServer({
-      config: { ...ctx.config, grpcPort: 0, host: "127.0.0.1" },
+      config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" },
       logger: createLogger("debug", (line) => debugLogs.push(line)),
-      session: h.module.service,
+      session: h.module.internalService,
       health,
     });
     try {
@@ -257,14 +257,14 @@ describe("graceful shutdown of the internal port", () => {
     let entered!: () => void;
     const inside = new Promise<void>((resolve) => (entered = resolve));
     const session = {
-      ...h.module.service,
+      ...h.module.internalService,
       getPublicKeys: async (req: GetPublicKeysRequest, context: HandlerContext) => {
         entered();
         await released;
-        return h.module.service.getPublicKeys(req, context);
+        return h.module.internalService.getPublicKeys(req, context);
       },
     };
-    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, host: "127.0.0.1" }, logger: createLogger("error", () => {}), session, health });
+    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session, health });
     try {
       const c = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
       const healthClient = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
@@ -316,7 +316,7 @@ describe("the internal port with TLS_CERT_FILE / TLS_KEY_FILE", () => {
     const health = new HealthState();
     health.setServing(true);
     const h = await createSessionHarness(ctx);
-    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, host: "127.0.0.1" }, logger: createLogger("error", () => {}), session: h.module.service, health });
+    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session: h.module.internalService, health });
     const client = new RawSessionClient(`localhost:${server.port}`, grpc.credentials.createSsl(readFileSync(certFile)));
     try {
       const { keys } = await rawUnary<{ keys: unknown[] }>(client, "getPublicKeys", {});
