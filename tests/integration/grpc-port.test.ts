@@ -370,3 +370,70 @@ describe("startCypherServer and GRPC_PORT", () => {
     }
   });
 });
+
+describe("where the internal port listens (GRPC_HOST), and who may follow revocations where", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "cypher-grpc-host-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** An address of this machine that is not loopback: where a default internal port must not answer. */
+  function outsideAddress(): string {
+    const address = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && a.family === "IPv4" && !a.internal)?.address;
+    expect(address, "this test needs a network interface besides loopback").toBeDefined();
+    return address!;
+  }
+  const connectTo = (host: string, port: number) =>
+    new Promise<void>((resolve, reject) => {
+      const socket = net.connect(port, host);
+      socket.on("connect", () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.on("error", reject);
+    });
+
+  it("binds 127.0.0.1 by default, even with HOST unset, and the address GRPC_HOST names when set", async () => {
+    const outside = outsideAddress();
+    const server = await startCypherServer({ config: loadConfig({ PORT: "0", GRPC_PORT: "0", DATA_DIR: dir }), logger: createLogger("error", () => {}), env: {} });
+    try {
+      await connectTo("127.0.0.1", server.grpcPort!);
+      await expect(connectTo(outside, server.grpcPort!)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+      // The public port still listens everywhere (HOST unset).
+      await connectTo(outside, server.port);
+
+      // On the public port, the feed needs an access token; on the internal port, backends follow every account's.
+      const publicClient = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
+      await expectRpcError(
+        (async () => {
+          for await (const _ of publicClient.watchRevocations({})) break;
+        })(),
+        Code.Unauthenticated,
+        "TOKEN_INVALID",
+      );
+      const internalClient = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.grpcPort}` }));
+      for await (const r of internalClient.watchRevocations({})) {
+        expect(r.caughtUp).toBe(true);
+        break;
+      }
+    } finally {
+      await server.stop();
+    }
+
+    const opened = await startCypherServer({
+      config: loadConfig({ PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "0", GRPC_HOST: outside, DATA_DIR: dir }),
+      logger: createLogger("error", () => {}),
+      env: {},
+    });
+    try {
+      const c = createClient(Health, createGrpcTransport({ baseUrl: `http://${outside}:${opened.grpcPort}` }));
+      expect((await c.check({})).status).toBe(ServingStatus.SERVING);
+      await expect(connectTo("127.0.0.1", opened.grpcPort!)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+    } finally {
+      await opened.stop();
+    }
+  });
+});
