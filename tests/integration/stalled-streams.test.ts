@@ -60,6 +60,18 @@ function listServicesFrame(): Buffer {
   return frame;
 }
 
+/** A server-streaming call (Health/Watch) whose request arrived whole: open well past the deadline. */
+async function watchStaysOpen(session: http2.ClientHttp2Session): Promise<void> {
+  const stream = session.request({ ":method": "POST", ":path": "/grpc.health.v1.Health/Watch", "content-type": "application/grpc", te: "trailers" });
+  const messages: Buffer[] = [];
+  stream.on("data", (c: Buffer) => messages.push(c));
+  stream.end(Buffer.alloc(5)); // one empty HealthCheckRequest
+  await new Promise((r) => setTimeout(r, DEADLINE_MS * 2.5));
+  expect(messages.length).toBeGreaterThan(0);
+  expect(stream.closed).toBe(false);
+  stream.close();
+}
+
 /** After the deadline has passed, the reflection stream still answers. */
 async function reflectionStillAnswers(session: http2.ClientHttp2Session): Promise<string[]> {
   const stream = session.request({ ":method": "POST", ":path": REFLECTION_INFO, "content-type": "application/grpc", te: "trailers" }, { endStream: false });
@@ -68,10 +80,12 @@ async function reflectionStillAnswers(session: http2.ClientHttp2Session): Promis
   await new Promise((r) => setTimeout(r, DEADLINE_MS * 2.5));
   expect(stream.closed).toBe(false);
   stream.write(listServicesFrame());
-  await new Promise<void>((resolve) => {
-    const check = () => (Buffer.concat(chunks).length >= 5 && Buffer.concat(chunks).length >= 5 + Buffer.concat(chunks).readUInt32BE(1) ? resolve() : stream.once("data", check));
-    check();
-  });
+  // Wait for one whole response message (5-byte prefix + its length).
+  const complete = () => {
+    const data = Buffer.concat(chunks);
+    return data.length >= 5 && data.length >= 5 + data.readUInt32BE(1);
+  };
+  while (!complete()) await new Promise((r) => stream.once("data", r));
   stream.close();
   const data = Buffer.concat(chunks);
   const response = fromBinary(v1.ServerReflectionResponseSchema, data.subarray(5, 5 + data.readUInt32BE(1)));
@@ -116,6 +130,10 @@ describe("stalled request bodies on the public port (h2c)", () => {
   it("leaves a call whose request is a stream by design (reflection) open past the deadline", async () => {
     expect(await reflectionStillAnswers(session)).toContain("cypher.auth.v1.AuthService");
   });
+
+  it("leaves a server stream whose request arrived in time open past the deadline", async () => {
+    await watchStaysOpen(session);
+  });
 });
 
 describe("stalled request bodies on the internal grpc-js port", () => {
@@ -157,5 +175,9 @@ describe("stalled request bodies on the internal grpc-js port", () => {
 
   it("leaves a call whose request is a stream by design (reflection) open past the deadline", async () => {
     expect(await reflectionStillAnswers(session)).toContain("cypher.session.v1.SessionService");
+  });
+
+  it("leaves a server stream whose request arrived in time open past the deadline", async () => {
+    await watchStaysOpen(session);
   });
 });
