@@ -5,7 +5,7 @@
  * server's resident memory (VmRSS from /proc/PID/status) before, at the peak and at the end.
  *
  *   npx tsx bench/stalled-streams.ts [--entry path/to/server/main.js] [--connections 20]
- *     [--streams 250] [--observe-seconds 25] [--runs 3]
+ *     [--streams 250] [--observe-seconds 25] [--runs 3] [--target public|internal]
  *
  * Without --entry this checkout is compiled first (server/build-server.ts, into .build/). The
  * frames are written straight to the socket: a real attacker does not wait for the server's
@@ -31,12 +31,16 @@ const { values: args } = parseArgs({
     streams: { type: "string", default: "250" },
     "observe-seconds": { type: "string", default: "25" },
     runs: { type: "string", default: "3" },
+    target: { type: "string", default: "public" },
   },
 });
 const CONNECTIONS = Number(args.connections);
 const STREAMS = Number(args.streams);
 const OBSERVE_MS = Number(args["observe-seconds"]) * 1000;
 const RUNS = Number(args.runs);
+/** public: LoginInit on the public port (the issue's scenario); internal: VerifySession on the grpc-js port. */
+const TARGET = args.target === "internal" ? "internal" : "public";
+const PATH = TARGET === "internal" ? "/cypher.session.v1.SessionService/VerifySession" : "/cypher.auth.v1.AuthService/LoginInit";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 const DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7;
@@ -68,7 +72,7 @@ function headerBlock(fields: Array<[string, string]>): Buffer {
 }
 
 /** One attacking connection: opens `streams` stalled LoginInit streams; counts the ones the server closes. */
-function attack(port: number, streams: number): Promise<{ closed: Set<number>; socket: net.Socket }> {
+function attack(port: number, streams: number, requestPath: string): Promise<{ closed: Set<number>; socket: net.Socket }> {
   return new Promise((resolve, reject) => {
     const closed = new Set<number>();
     const socket = net.connect(port, "127.0.0.1");
@@ -99,7 +103,7 @@ function attack(port: number, streams: number): Promise<{ closed: Set<number>; s
       const block = headerBlock([
         [":method", "POST"],
         [":scheme", "http"],
-        [":path", "/cypher.auth.v1.AuthService/LoginInit"],
+        [":path", requestPath],
         [":authority", `127.0.0.1:${port}`],
         ["content-type", "application/grpc"],
         ["content-length", "100"],
@@ -119,11 +123,12 @@ async function run(entry: string): Promise<Record<string, number>> {
   const schema = process.env.TEST_DATABASE_URL ? await createScratchSchema(process.env.TEST_DATABASE_URL, "cypher_bench") : undefined;
   let server: ServerProcess | undefined;
   try {
-    server = await startServerProcess({ DATA_DIR: dataDir, ...(schema ? { DATABASE_URL: schema.url } : {}) }, { entry });
+    server = await startServerProcess({ DATA_DIR: dataDir, GRPC_PORT: TARGET === "internal" ? "0" : "off", ...(schema ? { DATABASE_URL: schema.url } : {}) }, { entry });
+    const port = TARGET === "public" ? server.port : internalPort(server);
     await sleep(2_000); // let start-up garbage settle
     const rssBefore = server.rssKiB();
     const startedMs = Date.now();
-    const attacks = await Promise.all(Array.from({ length: CONNECTIONS }, () => attack(server!.port, STREAMS)));
+    const attacks = await Promise.all(Array.from({ length: CONNECTIONS }, () => attack(port, STREAMS, PATH)));
     const closedNow = () => attacks.reduce((n, a) => n + a.closed.size, 0);
     const at: Record<string, number> = {};
     let peak = 0;
@@ -150,12 +155,21 @@ async function run(entry: string): Promise<Record<string, number>> {
   }
 }
 
+/** The internal port, from its "listening" log line. */
+function internalPort(server: ServerProcess): number {
+  for (const line of server.lines) {
+    if (!line.includes('"listener":"internal"') || !line.includes('"msg":"listening"')) continue;
+    return (JSON.parse(line) as { port: number }).port;
+  }
+  throw new Error("the internal port's listening line is missing");
+}
+
 const entry =
   args.entry !== undefined
     ? path.resolve(args.entry)
     : path.join((await buildServer({ outDir: path.join(PROJECT_ROOT, ".build", `stalled-streams-${process.pid}`) })).outDir, "server", "main.js");
 console.log(`storage: ${process.env.TEST_DATABASE_URL ? "PostgreSQL (scratch schema)" : "embedded PGlite"}, in-process KV`);
-console.log(`server: ${entry}; ${CONNECTIONS} connections × ${STREAMS} stalled LoginInit streams; observed ${OBSERVE_MS / 1000} s; ${RUNS} runs`);
+console.log(`server: ${entry}; ${CONNECTIONS} connections × ${STREAMS} stalled streams to ${PATH} (${TARGET} port); observed ${OBSERVE_MS / 1000} s; ${RUNS} runs`);
 const results: Array<Record<string, number>> = [];
 for (let i = 0; i < RUNS; i++) {
   results.push(await run(entry));
