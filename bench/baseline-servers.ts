@@ -24,7 +24,7 @@ const usage = usageReporter();
 
 const SERVING = HealthCheckResponse_ServingStatus.SERVING;
 
-const grpcServer = new Server(internalServerOptions(loadConfig({}).limits.maxRequestBytes));
+const grpcServer = new Server(internalServerOptions(loadConfig({}).limits));
 grpcServer.addService(grpcServiceDefinition(Health), {
   Check: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => callback(null, create(HealthCheckResponseSchema, { status: SERVING })),
 });

@@ -2,7 +2,7 @@
  * Example backend that verifies Cypher access tokens itself (see offline-verifier.ts): no call to
  * Cypher per request, the public keys fetched once, revocations followed over WatchRevocations.
  *
- *   CYPHER_GRPC_ADDRESS=localhost:50051 PORT=3001 npx tsx examples/offline-backend.ts
+ *   CYPHER_GRPC_ADDRESS=127.0.0.1:50051 PORT=3001 npx tsx examples/offline-backend.ts
  *   curl -H "authorization: Bearer $ACCESS_TOKEN" http://localhost:3001/hello
  *
  * 200 for a valid token of a live session; 401 for a missing, bad, expired or revoked one; 503
@@ -45,9 +45,9 @@ export async function startOfflineBackend(options: {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const backend = await startOfflineBackend({
-    cypherAddress: process.env.CYPHER_GRPC_ADDRESS ?? "localhost:50051",
+    cypherAddress: process.env.CYPHER_GRPC_ADDRESS ?? "127.0.0.1:50051",
     port: Number(process.env.PORT ?? 3001),
     host: process.env.HOST ?? "127.0.0.1",
   });
-  console.log(`offline example backend on http://127.0.0.1:${backend.port} (keys and revocations from ${process.env.CYPHER_GRPC_ADDRESS ?? "localhost:50051"})`);
+  console.log(`offline example backend on http://127.0.0.1:${backend.port} (keys and revocations from ${process.env.CYPHER_GRPC_ADDRESS ?? "127.0.0.1:50051"})`);
 }

@@ -3,7 +3,7 @@
  * (SessionService.VerifySession over the internal gRPC port). A revoked or expired session is
  * refused on its next request.
  *
- *   CYPHER_GRPC_ADDRESS=localhost:50051 PORT=3000 npx tsx examples/online-backend.ts
+ *   CYPHER_GRPC_ADDRESS=127.0.0.1:50051 PORT=3000 npx tsx examples/online-backend.ts
  *   curl -H "authorization: Bearer $ACCESS_TOKEN" http://localhost:3000/hello
  *
  * 200 with the caller's username for a live session; 401 for a missing, bad, expired or revoked
@@ -51,9 +51,9 @@ export function reply(res: http.ServerResponse, status: number, body: unknown): 
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const backend = await startOnlineBackend({
-    cypherAddress: process.env.CYPHER_GRPC_ADDRESS ?? "localhost:50051",
+    cypherAddress: process.env.CYPHER_GRPC_ADDRESS ?? "127.0.0.1:50051",
     port: Number(process.env.PORT ?? 3000),
     host: process.env.HOST ?? "127.0.0.1",
   });
-  console.log(`online example backend on http://127.0.0.1:${backend.port} (asks Cypher at ${process.env.CYPHER_GRPC_ADDRESS ?? "localhost:50051"})`);
+  console.log(`online example backend on http://127.0.0.1:${backend.port} (asks Cypher at ${process.env.CYPHER_GRPC_ADDRESS ?? "127.0.0.1:50051"})`);
 }

@@ -3,7 +3,7 @@
  * descriptors protoc-gen-es generated into gen/ (no .proto files, no proto-loader at run time).
  * Copy it into a backend that wants to verify Cypher sessions.
  *
- *   const cypher = new SessionClient("localhost:50051");
+ *   const cypher = new SessionClient("127.0.0.1:50051");
  *   const session = await cypher.verifySession(accessToken); // throws grpc.ServiceError if refused
  */
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";

@@ -4,6 +4,7 @@
  *
  * Key material is not parsed here: see `keys/key-material.ts`.
  */
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 
@@ -17,6 +18,13 @@ export interface Config {
   host: string | undefined;
   /** Internal grpc-js port for backends; null turns it off. */
   grpcPort: number | null;
+  /** Interface the internal port binds: loopback unless the operator opens it to a private network. */
+  grpcHost: string;
+  /**
+   * Host names (lower case, no port; IPv6 literals in brackets) the public port answers to; any
+   * other Host / :authority is refused with 421 (DNS rebinding). Empty: no check.
+   */
+  publicHosts: string[];
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   dataDir: string;
@@ -25,13 +33,26 @@ export interface Config {
   /** OPAQUE server identity, identical at registration and login. */
   serverIdentity: string;
   totpIssuer: string;
-  /** Trust the first X-Forwarded-For hop as the client IP (only behind a proxy you control). */
-  trustProxy: boolean;
+  /**
+   * Proxies in front of this server that append to X-Forwarded-For: the client is the
+   * `trustProxyHops`-th address from the end. 0 ignores the header.
+   */
+  trustProxyHops: number;
   /** Origins allowed to call from a browser besides the server's own. */
   corsOrigins: string[];
   limits: {
     maxRequestBytes: number;
     shutdownGraceMs: number;
+    /** Time an HTTP/2 unary request has, from its headers, to deliver its whole body. */
+    requestBodyTimeoutMs: number;
+    /** Streams an HTTP/2 client may have open at once on one connection (both ports). */
+    http2MaxConcurrentStreams: number;
+  };
+  watchRevocations: {
+    /** Open WatchRevocations streams per account on the public port. */
+    maxStreamsPerAccount: number;
+    /** Open WatchRevocations streams per client address (IPv6: per /64) on the public port. */
+    maxStreamsPerIp: number;
   };
   opaque: {
     workerThreads: number;
@@ -109,6 +130,17 @@ class Reader {
     return fallback;
   }
 
+  /** A hop count: true/yes/on mean 1 (the meaning of a boolean TRUST_PROXY), false/no/off mean 0. */
+  hops(name: string, max: number): number {
+    const raw = this.string(name);
+    if (raw === undefined) return 0;
+    if (/^(true|yes|on)$/i.test(raw)) return 1;
+    if (/^(false|no|off)$/i.test(raw)) return 0;
+    if (/^\d+$/.test(raw) && Number(raw) <= max) return Number(raw);
+    this.problems.push(`${name}=${JSON.stringify(raw)} must be the number of proxies in front of this server (0 to ${max}), true (1) or false (0)`);
+    return 0;
+  }
+
   url(name: string, protocols: string[]): string | undefined {
     const raw = this.string(name);
     if (raw === undefined) return undefined;
@@ -157,11 +189,28 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
+  const publicHosts = (r.string("PUBLIC_HOSTS") ?? "")
+    .split(",")
+    .map((h) => h.trim().toLowerCase().replace(/\.$/, ""))
+    .filter((h) => h !== "");
+  for (const host of publicHosts) {
+    if (!isHostName(host)) {
+      r.problems.push(`PUBLIC_HOSTS entry ${JSON.stringify(host)} must be a host name or IP address without a port or scheme (IPv6 in brackets: [2001:db8::1])`);
+    }
+  }
+
+  const grpcHost = r.string("GRPC_HOST") ?? "127.0.0.1";
+  if (!isHostName(grpcHost) && isIP(grpcHost) === 0) {
+    r.problems.push(`GRPC_HOST=${JSON.stringify(grpcHost)} must be an IP address or a host name`);
+  }
+
   const config: Config = {
     production,
     port: r.int("PORT", 8080, 0, 65535),
     host: r.string("HOST"),
     grpcPort,
+    grpcHost,
+    publicHosts,
     databaseUrl: r.url("DATABASE_URL", ["postgres:", "postgresql:"]),
     redisUrl: r.url("REDIS_URL", ["redis:", "rediss:"]),
     dataDir: path.resolve(r.string("DATA_DIR") ?? "./.data"),
@@ -169,11 +218,17 @@ export function loadConfig(env: Env = process.env): Config {
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     serverIdentity: r.string("SERVER_IDENTITY") ?? "localhost",
     totpIssuer: r.string("TOTP_ISSUER") ?? "Cypher",
-    trustProxy: r.bool("TRUST_PROXY", false),
+    trustProxyHops: r.hops("TRUST_PROXY", 10),
     corsOrigins,
     limits: {
       maxRequestBytes: r.int("MAX_REQUEST_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
       shutdownGraceMs: r.int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+      requestBodyTimeoutMs: r.int("REQUEST_BODY_TIMEOUT_MS", 10_000, 100, 600_000),
+      http2MaxConcurrentStreams: r.int("HTTP2_MAX_CONCURRENT_STREAMS", 100, 1, 10_000),
+    },
+    watchRevocations: {
+      maxStreamsPerAccount: r.int("WATCH_REVOCATIONS_MAX_PER_ACCOUNT", 8, 1, 10_000),
+      maxStreamsPerIp: r.int("WATCH_REVOCATIONS_MAX_PER_IP", 32, 1, 1_000_000),
     },
     opaque: {
       workerThreads: r.int("OPAQUE_WORKER_THREADS", Math.max(1, Math.min(4, availableParallelism())), 1, 64),
@@ -215,4 +270,10 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+/** A DNS name, an IPv4 address, or an IPv6 address in brackets: what a Host header names. */
+function isHostName(host: string): boolean {
+  if (host.startsWith("[") && host.endsWith("]")) return isIP(host.slice(1, -1)) === 6;
+  return /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*$/i.test(host);
 }

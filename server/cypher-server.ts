@@ -119,7 +119,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     // The internal port opens once its services exist: backends never see a call refused as "starting".
     let grpcServer: RunningGrpcServer | undefined;
     if (config.grpcPort !== null) {
-      grpcServer = await startGrpcServer({ config, logger, session: sessionModule.service, health });
+      grpcServer = await startGrpcServer({ config, logger, session: sessionModule.internalService, health });
       const started = grpcServer;
       cleanups.push(() => started.close(0));
     }

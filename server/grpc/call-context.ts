@@ -27,7 +27,7 @@ export interface ServerSurfaceCall {
   once(event: "cancelled", listener: () => void): unknown;
   removeListener(event: "cancelled", listener: () => void): unknown;
 }
-import { peerAddressKey, trustProxyKey } from "../transport/request-meta.js";
+import { peerAddressKey, trustedProxyHopsKey } from "../transport/request-meta.js";
 
 /** The address part of grpc-js's getPeer() ("1.2.3.4:5678", "::1:5678", or "unknown"). */
 function peerAddress(call: ServerSurfaceCall): string {
@@ -44,7 +44,7 @@ export class GrpcCallContext implements HandlerContext {
   readonly protocolName = "grpc";
   readonly #call: ServerSurfaceCall;
   #peer: string | undefined;
-  readonly #trustProxy: boolean;
+  readonly #trustedProxyHops: number;
   readonly #shutdownSignal: AbortSignal;
   #controller: AbortController | undefined;
   #onCancelled: (() => void) | undefined;
@@ -55,11 +55,11 @@ export class GrpcCallContext implements HandlerContext {
   #values: ContextValues | undefined;
 
   // Positional, and no arrow-function fields: this runs once per call on the hot path.
-  constructor(method: DescMethod, call: ServerSurfaceCall, trustProxy: boolean, shutdownSignal: AbortSignal) {
+  constructor(method: DescMethod, call: ServerSurfaceCall, trustedProxyHops: number, shutdownSignal: AbortSignal) {
     this.method = method;
     this.service = method.parent;
     this.#call = call;
-    this.#trustProxy = trustProxy;
+    this.#trustedProxyHops = trustedProxyHops;
     this.#shutdownSignal = shutdownSignal;
   }
 
@@ -111,7 +111,7 @@ export class GrpcCallContext implements HandlerContext {
   }
 
   get values(): ContextValues {
-    return (this.#values ??= createContextValues().set(peerAddressKey, this.peer).set(trustProxyKey, this.#trustProxy));
+    return (this.#values ??= createContextValues().set(peerAddressKey, this.peer).set(trustedProxyHopsKey, this.#trustedProxyHops));
   }
 
   /** Response headers set by the handler, if any (without creating the object). */

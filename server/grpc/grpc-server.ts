@@ -9,8 +9,9 @@
  * AuthService is not served here: logins come from browsers and apps through the public port, and
  * its per-IP attempt limits would see every backend as one client.
  *
- * Plaintext by default (a port for the private network, like a database's); with TLS_CERT_FILE and
- * TLS_KEY_FILE set it serves TLS with the same certificate as the public port.
+ * Plaintext by default (a port for the private network, like a database's), bound to loopback
+ * unless GRPC_HOST opens it to one; with TLS_CERT_FILE and TLS_KEY_FILE set it serves TLS with the
+ * same certificate as the public port.
  */
 import { readFile } from "node:fs/promises";
 import type { DescService } from "@bufbuild/protobuf";
@@ -28,6 +29,7 @@ import {
   createReflectionV1Service,
   createReflectionV1alphaService,
 } from "../transport/reflection.js";
+import { bodyDeadlineInterceptor } from "./body-deadline-interceptor.js";
 import { shutdownController } from "./call-context.js";
 import { CallSummary } from "./call-summary.js";
 import { adaptService } from "./service-adapter.js";
@@ -37,7 +39,7 @@ import { grpcServiceDefinition } from "./service-definition.js";
 export const INTERNAL_SERVICES: readonly DescService[] = [SessionService, Health, ServerReflectionV1, ServerReflectionV1alpha];
 
 export interface GrpcServerOptions {
-  config: Pick<Config, "grpcPort" | "host" | "tls" | "trustProxy" | "limits">;
+  config: Pick<Config, "grpcPort" | "grpcHost" | "tls" | "trustProxyHops" | "limits">;
   logger: Logger;
   session: ServiceImpl<typeof SessionService>;
   health: HealthState;
@@ -56,10 +58,10 @@ export interface RunningGrpcServer {
 }
 
 /** The grpc-js server options of the internal port (bench/ gives its bare baseline the same). */
-export function internalServerOptions(maxRequestBytes: number): ChannelOptions {
+export function internalServerOptions(limits: Pick<Config["limits"], "maxRequestBytes" | "http2MaxConcurrentStreams">): ChannelOptions {
   return {
-    "grpc.max_receive_message_length": maxRequestBytes,
-    "grpc.max_concurrent_streams": 256,
+    "grpc.max_receive_message_length": limits.maxRequestBytes,
+    "grpc.max_concurrent_streams": limits.http2MaxConcurrentStreams,
     // A backend that vanished without closing its connection (a WatchRevocations stream stays open
     // forever otherwise) is noticed within about a minute and a half.
     "grpc.keepalive_time_ms": 60_000,
@@ -75,9 +77,19 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   if (config.grpcPort === null) throw new TypeError("the internal gRPC port is turned off (GRPC_PORT=off)");
   const shutdown = shutdownController();
   const summary = new CallSummary({ logger, intervalMs: options.summaryIntervalMs, fields: { protocol: "grpc", listener: "internal" } });
-  const server = new Server(internalServerOptions(config.limits.maxRequestBytes));
+  const server = new Server({
+    ...internalServerOptions(config.limits),
+    interceptors: [
+      bodyDeadlineInterceptor(config.limits.requestBodyTimeoutMs, () =>
+        logger.warn("grpc-js no longer exposes a call's HTTP/2 stream: request bodies on the internal port have no deadline", { listener: "internal" }),
+      ),
+    ],
+  });
   const add = <S extends DescService>(service: S, impl: ServiceImpl<S>) =>
-    server.addService(grpcServiceDefinition(service), adaptService(service, impl, { logger, shutdownSignal: shutdown.signal, trustProxy: config.trustProxy, summary }));
+    server.addService(
+      grpcServiceDefinition(service),
+      adaptService(service, impl, { logger, shutdownSignal: shutdown.signal, trustedProxyHops: config.trustProxyHops, summary }),
+    );
   const reflection = new ReflectionIndex(INTERNAL_SERVICES);
   add(SessionService, options.session);
   add(Health, createHealthService(options.health));
@@ -89,7 +101,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     : ServerCredentials.createInsecure();
   let port: number;
   try {
-    port = await bind(server, config.host, config.grpcPort, credentials);
+    port = await bind(server, config.grpcHost, config.grpcPort, credentials);
   } catch (error) {
     summary.close();
     throw error;
@@ -121,14 +133,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   };
 }
 
-/** Binds `host:port`; without a host, every interface (IPv6 and IPv4 where available, else IPv4). */
-async function bind(server: Server, host: string | undefined, port: number, credentials: ServerCredentials): Promise<number> {
-  const attempt = (address: string) =>
-    new Promise<number>((resolve, reject) => server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))));
-  if (host !== undefined) return attempt(`${host.includes(":") ? `[${host}]` : host}:${port}`);
-  try {
-    return await attempt(`[::]:${port}`);
-  } catch {
-    return attempt(`0.0.0.0:${port}`);
-  }
+/** Binds `host:port` (GRPC_HOST, loopback by default). */
+async function bind(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<number> {
+  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return new Promise<number>((resolve, reject) => server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))));
 }

@@ -33,8 +33,8 @@ export interface AdapterOptions {
   logger: Logger;
   /** Aborted when the port's grace period runs out: handlers still running are told. */
   shutdownSignal: AbortSignal;
-  /** Whether requestMeta() may take the client IP from X-Forwarded-For (config.trustProxy). */
-  trustProxy: boolean;
+  /** Proxies whose X-Forwarded-For entries requestMeta() may use (config.trustProxyHops; 0: none). */
+  trustedProxyHops: number;
   /** Where successful unary calls are counted. */
   summary: CallSummary;
 }
@@ -53,7 +53,7 @@ export function adaptService<S extends DescService>(service: S, impl: ServiceImp
 
 function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): UntypedHandleCall {
   const path = `/${method.parent.typeName}/${method.name}`;
-  const { logger, trustProxy, shutdownSignal } = options;
+  const { logger, trustedProxyHops, shutdownSignal } = options;
   const output = method.output;
   const streaming = method.methodKind !== "unary";
   const message = (value: unknown) => (isMessage(value, output) ? value : create(output, value as never));
@@ -119,7 +119,7 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
       // each one costs a defineProperty.
       return (call: ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         const startedMs = performance.now();
-        const ctx = new GrpcCallContext(method, call, trustProxy, shutdownSignal);
+        const ctx = new GrpcCallContext(method, call, trustedProxyHops, shutdownSignal);
         let result: unknown;
         try {
           result = fn(method.methodKind === "unary" ? (call as ServerUnaryCall<unknown, unknown>).request : requests(call as ServerReadableStream<unknown, unknown>), ctx);
@@ -141,7 +141,7 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
     case "bidi_streaming":
       return (call: Writable) => {
         const startedMs = performance.now();
-        const ctx = new GrpcCallContext(method, call, trustProxy, shutdownSignal);
+        const ctx = new GrpcCallContext(method, call, trustedProxyHops, shutdownSignal);
         void ctx.peer; // read (and kept) now: a connection gone by the time the stream ends has no address
         const input = method.methodKind === "server_streaming" ? (call as ServerWritableStream<unknown, unknown>).request : requests(call as ServerDuplexStream<unknown, unknown>);
         const responses = (async function* () {

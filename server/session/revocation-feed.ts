@@ -87,13 +87,22 @@ export class RevocationFeed {
   /**
    * Revocations after `cursor` (null: everything recent enough to matter), then a `caught_up`
    * marker, then each new one as it commits, until `signal` aborts or the feed ends its streams.
+   * With `userId`, only that account's sessions, and no event for a revocation of others'.
    */
-  async *watch(cursor: bigint | null, signal: AbortSignal): AsyncGenerator<WatchEvent> {
+  async *watch(cursor: bigint | null, signal: AbortSignal, options: { userId?: string } = {}): AsyncGenerator<WatchEvent> {
+    const { userId } = options;
     const ended = this.#streamsEnd.signal;
     const queue: RevocationEvent[] = [];
     let wake: (() => void) | undefined;
     const onEvents: FeedListener = (events) => {
-      queue.push(...events);
+      if (userId === undefined) {
+        queue.push(...events);
+      } else {
+        for (const event of events) {
+          const own = ownedBy(event, userId);
+          if (own !== null) queue.push(own);
+        }
+      }
       wake?.();
     };
     const onEnd = () => wake?.();
@@ -110,7 +119,7 @@ export class RevocationFeed {
       }
       const since = new Date(this.#clock.now().getTime() - this.#windowMs);
       for (let more = true; more; ) {
-        const page = await revocationsAfter(this.#db, { afterSeq: sent, revokedSince: since });
+        const page = await revocationsAfter(this.#db, { afterSeq: sent, revokedSince: since, userId });
         more = page.more;
         for (const event of page.events) {
           if (signal.aborted || ended.aborted) return;
@@ -218,4 +227,11 @@ export class RevocationFeed {
       this.#logger.warn("could not read new revocations", { error });
     }
   }
+}
+
+/** The part of `event` that concerns `userId`'s sessions; null when none does. */
+function ownedBy(event: RevocationEvent, userId: string): RevocationEvent | null {
+  const sessionIds = event.sessionIds.filter((_, i) => event.userIds[i] === userId);
+  if (sessionIds.length === 0) return null;
+  return { seq: event.seq, revokedAt: event.revokedAt, sessionIds, userIds: sessionIds.map(() => userId) };
 }

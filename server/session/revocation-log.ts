@@ -22,6 +22,8 @@ export interface RevocationEvent {
   seq: bigint;
   revokedAt: Date;
   sessionIds: string[];
+  /** The account of each session: `userIds[i]` owns `sessionIds[i]` (an account sees only its own). */
+  userIds: string[];
 }
 
 /**
@@ -46,18 +48,20 @@ export async function latestRevocationSeq(db: Db): Promise<bigint> {
 
 /**
  * Revocations numbered above `afterSeq` and made at or after `revokedSince` (older ones no longer
- * matter: every access token they could refuse has expired), oldest first, at most about
- * PAGE_ROWS sessions. `more` says whether to ask again from the last event's seq.
+ * matter: every access token they could refuse has expired), of `userId`'s sessions only when
+ * given, oldest first, at most about PAGE_ROWS sessions. `more` says whether to ask again from the last event's seq.
  */
 export async function revocationsAfter(
   db: Db,
-  params: { afterSeq: bigint; revokedSince: Date },
+  params: { afterSeq: bigint; revokedSince: Date; userId?: string },
 ): Promise<{ events: RevocationEvent[]; more: boolean }> {
-  const rows = await db
+  let query = db
     .selectFrom("sessions")
-    .select(["id", "revoked_at", "revocation_seq"])
+    .select(["id", "user_id", "revoked_at", "revocation_seq"])
     .where("revocation_seq", ">", params.afterSeq.toString())
-    .where("revoked_at", ">=", params.revokedSince)
+    .where("revoked_at", ">=", params.revokedSince);
+  if (params.userId !== undefined) query = query.where("user_id", "=", params.userId);
+  const rows = await query
     .orderBy("revocation_seq")
     .orderBy("id")
     .limit(PAGE_ROWS)
@@ -67,25 +71,29 @@ export async function revocationsAfter(
   if (more && events.length > 0) {
     // The last transaction may continue past the page: fetch it whole (one account's sessions).
     const last = events.pop()!;
-    const whole = await db
+    let wholeQuery = db
       .selectFrom("sessions")
-      .select(["id", "revoked_at", "revocation_seq"])
-      .where("revocation_seq", "=", last.seq.toString())
-      .orderBy("id")
-      .execute();
+      .select(["id", "user_id", "revoked_at", "revocation_seq"])
+      .where("revocation_seq", "=", last.seq.toString());
+    if (params.userId !== undefined) wholeQuery = wholeQuery.where("user_id", "=", params.userId);
+    const whole = await wholeQuery.orderBy("id").execute();
     events.push(...group(whole));
   }
   return { events, more };
 }
 
-function group(rows: Array<{ id: string; revoked_at: Date | null; revocation_seq: string | null }>): RevocationEvent[] {
+function group(rows: Array<{ id: string; user_id: string; revoked_at: Date | null; revocation_seq: string | null }>): RevocationEvent[] {
   const events: RevocationEvent[] = [];
   for (const row of rows) {
     if (row.revocation_seq === null || row.revoked_at === null) continue;
     const seq = BigInt(row.revocation_seq);
     const last = events.at(-1);
-    if (last && last.seq === seq) last.sessionIds.push(row.id);
-    else events.push({ seq, revokedAt: row.revoked_at, sessionIds: [row.id] });
+    if (last && last.seq === seq) {
+      last.sessionIds.push(row.id);
+      last.userIds.push(row.user_id);
+    } else {
+      events.push({ seq, revokedAt: row.revoked_at, sessionIds: [row.id], userIds: [row.user_id] });
+    }
   }
   return events;
 }

@@ -14,12 +14,16 @@ import { Revocations } from "./revocation.js";
 import { RevocationFeed } from "./revocation-feed.js";
 import { SessionAuthenticator } from "./session-authenticator.js";
 import { SessionCache } from "./session-cache.js";
-import { createSessionService } from "./session-service.js";
+import { createSessionService, type SessionServiceDeps } from "./session-service.js";
 import { SessionTokens, type AccessClaims } from "./session-tokens.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
+import { WatchStreamQuota } from "./watch-stream-quota.js";
 
 export interface SessionModule {
+  /** For the public port: WatchRevocations streams the caller's own account only (Bearer, capped). */
   service: ServiceImpl<typeof SessionService>;
+  /** For the internal port (backends): WatchRevocations streams every account's revocations. */
+  internalService: ServiceImpl<typeof SessionService>;
   /** Ends every WatchRevocations stream normally (clients resume from their cursor). */
   endStreams(): void;
   close(): Promise<void>;
@@ -62,7 +66,7 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
   await revocations.start();
   const authenticator = new SessionAuthenticator({ tokens: sessionTokens, cache, revocations, db, clock, verified, local });
 
-  const service = createSessionService({
+  const deps: SessionServiceDeps = {
     db,
     clock,
     tokens,
@@ -82,9 +86,10 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
       recoveryPepper: recoveryCodePepper(ctx.keys.totpEncryptionKey),
     },
     refresh: { db, clock, logger, config, sessionTokens, cache, revocations },
-  });
+  };
   return {
-    service,
+    service: createSessionService(deps, { kind: "account", quota: new WatchStreamQuota(ctx.config.watchRevocations) }),
+    internalService: createSessionService(deps, { kind: "all" }),
     endStreams: () => feed.endStreams(),
     close: async () => {
       feed.close();

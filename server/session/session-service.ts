@@ -22,6 +22,7 @@ import { invalidArgument, notFound, unauthenticated } from "../errors.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
 import type { TokenService } from "../tokens/token-service.js";
+import { clientNetwork } from "../auth/attempt-limits.js";
 import { requestMeta } from "../transport/request-meta.js";
 import { bearerToken } from "./bearer.js";
 import { createSession, type CreateSessionDeps } from "./create-session.js";
@@ -35,6 +36,7 @@ import type { Authenticated, SessionAuthenticator } from "./session-authenticato
 import { sessionMessage, tokenPairMessage } from "./session-messages.js";
 import { isUuid, type SessionRecord } from "./session-record.js";
 import { listLiveSessions } from "./session-store.js";
+import type { WatchStreamQuota } from "./watch-stream-quota.js";
 import type { TokenPairTokens } from "./session-tokens.js";
 
 export interface SessionServiceDeps {
@@ -48,7 +50,15 @@ export interface SessionServiceDeps {
   refresh: RefreshDeps;
 }
 
-export function createSessionService(deps: SessionServiceDeps): ServiceImpl<typeof SessionService> {
+/**
+ * Whose revocations WatchRevocations streams:
+ *  - "all": every session's, to anyone who can reach the port (the internal port: backends);
+ *  - "account": the caller's own account's, to a caller with a Bearer access token, within the
+ *    per-account and per-address stream caps (the public port: browsers and apps).
+ */
+export type RevocationScope = { kind: "all" } | { kind: "account"; quota: WatchStreamQuota };
+
+export function createSessionService(deps: SessionServiceDeps, scope: RevocationScope): ServiceImpl<typeof SessionService> {
   const verifiedResponses = new WeakMap<SessionRecord, VerifySessionResponse>();
   const authenticateBearer = (ctx: HandlerContext): Promise<Authenticated> => deps.authenticator.authenticate(bearerToken(ctx.requestHeader));
 
@@ -155,17 +165,31 @@ export function createSessionService(deps: SessionServiceDeps): ServiceImpl<type
       return { keys: deps.tokens.publicKeys().map((k) => create(PublicKeySchema, k)) };
     },
 
-    // No credentials: a session id grants nothing (see the proto). Backends on the internal port
-    // and anyone on the public one may follow it.
     async *watchRevocations(req, ctx) {
-      const cursor = parseCursor(req.cursor.trim());
-      for await (const item of deps.feed.watch(cursor, ctx.signal)) {
-        if (item.kind === "caught_up") {
-          yield { sessionIds: [], cursor: formatCursor(item.seq), caughtUp: true };
-        } else {
-          const { event } = item;
-          yield { sessionIds: event.sessionIds, revokedAt: timestampFromDate(event.revokedAt), cursor: formatCursor(event.seq) };
+      let userId: string | undefined;
+      let ownSessionId: string | undefined;
+      let release = () => {};
+      if (scope.kind === "account") {
+        const { session } = await authenticateBearer(ctx);
+        userId = session.userId;
+        ownSessionId = session.id;
+        release = scope.quota.acquire(session.userId, clientNetwork(requestMeta(ctx).ip));
+      }
+      try {
+        const cursor = parseCursor(req.cursor.trim());
+        for await (const item of deps.feed.watch(cursor, ctx.signal, { userId })) {
+          if (item.kind === "caught_up") {
+            yield { sessionIds: [], cursor: formatCursor(item.seq), caughtUp: true };
+          } else {
+            const { event } = item;
+            yield { sessionIds: event.sessionIds, revokedAt: timestampFromDate(event.revokedAt), cursor: formatCursor(event.seq) };
+            // The caller's own session has ended: the credential this stream was opened with no
+            // longer counts, so neither does the stream.
+            if (ownSessionId !== undefined && event.sessionIds.includes(ownSessionId)) return;
+          }
         }
+      } finally {
+        release();
       }
     },
   };

@@ -20,11 +20,13 @@ import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import { ConnectionTracker, type RequestHandler } from "./connection-tracker.js";
 import { withCors } from "./cors.js";
+import { armBodyDeadline } from "./body-deadline.js";
 import { createErrorMappingInterceptor } from "./error-mapping.js";
+import { withHostAllowlist } from "./host-allowlist.js";
 import { createLoggingInterceptor } from "./logging-interceptor.js";
 import { createSniffingServer } from "./protocol-sniffer.js";
 import { withSecurityHeaders } from "./security-headers.js";
-import { peerAddressKey, trustProxyKey } from "./request-meta.js";
+import { peerAddressKey, trustedProxyHopsKey } from "./request-meta.js";
 
 /** Handles a request for a path that is not an RPC: `(req, res) => void`, for http and http2 alike. */
 export type FallbackHandler = RequestHandler;
@@ -84,9 +86,16 @@ export async function startPublicServer(options: PublicServerOptions): Promise<R
   // connect links every call's signal to this one: one listener per call in flight, by design.
   setMaxListeners(0, shutdown.signal);
 
+  // Paths of the calls whose request is a stream by design: their bodies have no deadline.
+  const streamingRequestPaths = new Set<string>();
   // connect-node types its handler with a narrowed response type; the objects are the same.
   const rpcHandler = connectNodeAdapter({
-    routes: options.routes,
+    routes: (router) => {
+      options.routes(router);
+      for (const h of router.handlers) {
+        if (h.method.methodKind === "client_streaming" || h.method.methodKind === "bidi_streaming") streamingRequestPaths.add(h.requestPath);
+      }
+    },
     interceptors: [
       createLoggingInterceptor(logger),
       createErrorMappingInterceptor(logger),
@@ -101,17 +110,24 @@ export async function startPublicServer(options: PublicServerOptions): Promise<R
     contextValues: (req) =>
       createContextValues()
         .set(peerAddressKey, req.socket?.remoteAddress ?? "unknown")
-        .set(trustProxyKey, config.trustProxy),
+        .set(trustedProxyHopsKey, config.trustProxyHops),
     fallback: (options.fallback ?? notFound) as NonNullable<ConnectNodeAdapterOptions["fallback"]>,
   }) as unknown as RequestHandler;
   const handler = tracker.wrap(
-    guard(withSecurityHeaders(withCors(closeIfBodyUnread(rpcHandler), { allowedOrigins: config.corsOrigins })), logger),
+    withBodyDeadline(
+      guard(
+        withHostAllowlist(withSecurityHeaders(withCors(closeIfBodyUnread(rpcHandler), { allowedOrigins: config.corsOrigins })), config.publicHosts),
+        logger,
+      ),
+      config.limits.requestBodyTimeoutMs,
+      streamingRequestPaths,
+    ),
   );
 
   const http2Options: http2.ServerOptions = {
     maxSessionMemory: 10, // MiB per session, Node's default, stated so it is not lost
     maxHeaderListPairs: 128,
-    settings: { maxConcurrentStreams: 256, maxHeaderListSize: MAX_HEADER_BYTES },
+    settings: { maxConcurrentStreams: config.limits.http2MaxConcurrentStreams, maxHeaderListSize: MAX_HEADER_BYTES },
   };
   const onSession = (session: http2.Http2Session) => tracker.addSession(session, timeouts.http2IdleTimeoutMs);
 
@@ -235,6 +251,20 @@ function closeIfBodyUnread(handler: RequestHandler): RequestHandler {
         if (!(req as http.IncomingMessage).complete) this.shouldKeepAlive = false;
         return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
       } as typeof http1.writeHead;
+    }
+    handler(req, res);
+  };
+}
+
+/**
+ * HTTP/2 only: see body-deadline.ts. (HTTP/1.1 requests are bounded by requestTimeout.) The path
+ * decides the exemption: a call with a streaming request at that path may send for as long as it likes.
+ */
+function withBodyDeadline(handler: RequestHandler, timeoutMs: number, streamingRequestPaths: ReadonlySet<string>): RequestHandler {
+  return (req, res) => {
+    if ("stream" in req) {
+      const path = req.url.split("?")[0] ?? "";
+      if (!streamingRequestPaths.has(path)) armBodyDeadline(req.stream, timeoutMs);
     }
     handler(req, res);
   };

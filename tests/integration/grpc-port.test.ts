@@ -73,9 +73,9 @@ describe("the internal gRPC port", () => {
     health = new HealthState();
     health.setServing(true);
     server = await startGrpcServer({
-      config: { ...ctx.config, grpcPort: 0, host: "127.0.0.1" },
+      config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" },
       logger: createLogger("info", (line) => logs.push(line)),
-      session: h.module.service,
+      session: h.module.internalService,
       health,
       summaryIntervalMs: 300,
     });
@@ -210,9 +210,9 @@ describe("the internal gRPC port", () => {
   it("logs successful calls one by one too at debug level", async () => {
     const debugLogs: string[] = [];
     const debugServer = await startGrpcServer({
-      config: { ...ctx.config, grpcPort: 0, host: "127.0.0.1" },
+      config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" },
       logger: createLogger("debug", (line) => debugLogs.push(line)),
-      session: h.module.service,
+      session: h.module.internalService,
       health,
     });
     try {
@@ -257,14 +257,14 @@ describe("graceful shutdown of the internal port", () => {
     let entered!: () => void;
     const inside = new Promise<void>((resolve) => (entered = resolve));
     const session = {
-      ...h.module.service,
+      ...h.module.internalService,
       getPublicKeys: async (req: GetPublicKeysRequest, context: HandlerContext) => {
         entered();
         await released;
-        return h.module.service.getPublicKeys(req, context);
+        return h.module.internalService.getPublicKeys(req, context);
       },
     };
-    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, host: "127.0.0.1" }, logger: createLogger("error", () => {}), session, health });
+    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session, health });
     try {
       const c = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
       const healthClient = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
@@ -316,7 +316,7 @@ describe("the internal port with TLS_CERT_FILE / TLS_KEY_FILE", () => {
     const health = new HealthState();
     health.setServing(true);
     const h = await createSessionHarness(ctx);
-    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, host: "127.0.0.1" }, logger: createLogger("error", () => {}), session: h.module.service, health });
+    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session: h.module.internalService, health });
     const client = new RawSessionClient(`localhost:${server.port}`, grpc.credentials.createSsl(readFileSync(certFile)));
     try {
       const { keys } = await rawUnary<{ keys: unknown[] }>(client, "getPublicKeys", {});
@@ -367,6 +367,73 @@ describe("startCypherServer and GRPC_PORT", () => {
       expect(off.grpcPort).toBeNull();
     } finally {
       await off.stop();
+    }
+  });
+});
+
+describe("where the internal port listens (GRPC_HOST), and who may follow revocations where", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "cypher-grpc-host-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** An address of this machine that is not loopback: where a default internal port must not answer. */
+  function outsideAddress(): string {
+    const address = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && a.family === "IPv4" && !a.internal)?.address;
+    expect(address, "this test needs a network interface besides loopback").toBeDefined();
+    return address!;
+  }
+  const connectTo = (host: string, port: number) =>
+    new Promise<void>((resolve, reject) => {
+      const socket = net.connect(port, host);
+      socket.on("connect", () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.on("error", reject);
+    });
+
+  it("binds 127.0.0.1 by default, even with HOST unset, and the address GRPC_HOST names when set", async () => {
+    const outside = outsideAddress();
+    const server = await startCypherServer({ config: loadConfig({ PORT: "0", GRPC_PORT: "0", DATA_DIR: dir }), logger: createLogger("error", () => {}), env: {} });
+    try {
+      await connectTo("127.0.0.1", server.grpcPort!);
+      await expect(connectTo(outside, server.grpcPort!)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+      // The public port still listens everywhere (HOST unset).
+      await connectTo(outside, server.port);
+
+      // On the public port, the feed needs an access token; on the internal port, backends follow every account's.
+      const publicClient = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
+      await expectRpcError(
+        (async () => {
+          for await (const _ of publicClient.watchRevocations({})) break;
+        })(),
+        Code.Unauthenticated,
+        "TOKEN_INVALID",
+      );
+      const internalClient = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.grpcPort}` }));
+      for await (const r of internalClient.watchRevocations({})) {
+        expect(r.caughtUp).toBe(true);
+        break;
+      }
+    } finally {
+      await server.stop();
+    }
+
+    const opened = await startCypherServer({
+      config: loadConfig({ PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "0", GRPC_HOST: outside, DATA_DIR: dir }),
+      logger: createLogger("error", () => {}),
+      env: {},
+    });
+    try {
+      const c = createClient(Health, createGrpcTransport({ baseUrl: `http://${outside}:${opened.grpcPort}` }));
+      expect((await c.check({})).status).toBe(ServingStatus.SERVING);
+      await expect(connectTo("127.0.0.1", opened.grpcPort!)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+    } finally {
+      await opened.stop();
     }
   });
 });

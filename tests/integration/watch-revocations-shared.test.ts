@@ -61,7 +61,8 @@ if (!databaseUrl || !redisUrl) {
       const tokens = await createPasetoTokenService(ctx.keys, ctx.clock);
       // A short poll, so a lost broadcast is made up for within the test's patience.
       const module = await createSessionModule(ctx, tokens, { revocationPollIntervalMs: 200 });
-      const transport = createRouterTransport((router) => router.service(SessionService, module.service), {
+      // The internal port's SessionService: a backend following every account's revocations.
+      const transport = createRouterTransport((router) => router.service(SessionService, module.internalService), {
         router: { interceptors: [peer, createErrorMappingInterceptor(silentLogger)] },
       });
       return { ctx, kv, module, tokens, client: createClient(SessionService, transport) };

@@ -4,12 +4,12 @@
 import type { Client } from "@connectrpc/connect";
 import type { SessionService, WatchRevocationsResponse } from "../../gen/cypher/session/v1/session_pb.js";
 
-export function followRevocations(on: { client: Client<typeof SessionService> }, cursor = "") {
+export function followRevocations(on: { client: Client<typeof SessionService> }, cursor = "", headers: Record<string, string> = {}) {
   const abort = new AbortController();
   const received: WatchRevocationsResponse[] = [];
   const done = (async () => {
     try {
-      for await (const r of on.client.watchRevocations({ cursor }, { signal: abort.signal })) received.push(r);
+      for await (const r of on.client.watchRevocations({ cursor }, { signal: abort.signal, headers })) received.push(r);
     } catch (error) {
       if (!abort.signal.aborted) throw error;
     }

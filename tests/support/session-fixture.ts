@@ -63,7 +63,10 @@ export interface SessionHarness {
   ctx: AppContext;
   tokens: TokenService;
   module: SessionModule;
+  /** The public port's SessionService. */
   client: Client<typeof SessionService>;
+  /** The internal port's SessionService (WatchRevocations streams every account's revocations). */
+  internalClient: Client<typeof SessionService>;
   /** A login token as AuthService.LoginFinish issues it (`sub` = user id, `username`). */
   loginToken(user: TestUser): Promise<string>;
   /** The TOTP code at the context clock's now (or `offsetSteps` 30-second steps away). */
@@ -94,15 +97,20 @@ export function bearer(accessToken: string, extra: Record<string, string> = {}) 
 export async function createSessionHarness(ctx: AppContext, options: { tokens?: TokenService } = {}): Promise<SessionHarness> {
   const tokens = options.tokens ?? (await createPasetoTokenService(ctx.keys, ctx.clock));
   const module = await createSessionModule(ctx, tokens);
-  const transport = createRouterTransport((router) => router.service(SessionService, module.service), {
-    router: { interceptors: [peerAddress, createErrorMappingInterceptor(silentLogger)] },
-  });
-  const client = createClient(SessionService, transport);
+  const clientOf = (service: SessionModule["service"]) =>
+    createClient(
+      SessionService,
+      createRouterTransport((router) => router.service(SessionService, service), {
+        router: { interceptors: [peerAddress, createErrorMappingInterceptor(silentLogger)] },
+      }),
+    );
+  const client = clientOf(module.service);
   const harness: SessionHarness = {
     ctx,
     tokens,
     module,
     client,
+    internalClient: clientOf(module.internalService),
     loginToken: async (user) =>
       (await tokens.issue("login", { sub: user.id, username: user.username }, { ttlSeconds: ctx.config.tokens.loginTtlSeconds })).token,
     totp: (user, offsetSteps = 0) => totpCodeAt(user.totpSecret, new Date(ctx.clock.now().getTime() + offsetSteps * 30_000)),

@@ -647,9 +647,13 @@ export const SessionService: GenService<{
    * sends every revocation after `cursor` whose access tokens may still be live, then one response
    * with `caught_up` set, then each new revocation as it commits, in commit order, each once.
    * After a disconnect, call again with the last `cursor` received: nothing revoked within the
-   * access-token lifetime is missed. Needs no credentials: a session id grants nothing, and the
-   * stream says only that some session ended and when. The server ends the stream (OK) when it
-   * shuts down and with UNAVAILABLE when the caller falls too far behind; both mean: resume.
+   * access-token lifetime is missed. The server ends the stream (OK) when it shuts down and with
+   * UNAVAILABLE when the caller falls too far behind; both mean: resume.
+   * Internal port (backends): no credentials; every account's revocations.
+   * Public port: Bearer; only the caller's own account's sessions (a browser can say "you were
+   * logged out on another device"). The stream ends (OK) after the response that names the
+   * caller's own session: its token no longer counts. Open streams are capped per account and per
+   * client address (RESOURCE_EXHAUSTED with RetryInfo beyond that).
    *
    * @generated from rpc cypher.session.v1.SessionService.WatchRevocations
    */
