@@ -20,6 +20,8 @@ import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 export interface SessionModule {
   service: ServiceImpl<typeof SessionService>;
+  /** Ends sessions on every instance (the operator API and account deletion use it too). */
+  revocations: Revocations;
   /** Ends every WatchRevocations stream normally (clients resume from their cursor). */
   endStreams(): void;
   close(): Promise<void>;
@@ -85,6 +87,7 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
   });
   return {
     service,
+    revocations,
     endStreams: () => feed.endStreams(),
     close: async () => {
       feed.close();
