@@ -7,6 +7,7 @@
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import path from "node:path";
+import { readAdminKeys, type AdminKey } from "./admin/admin-keys.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -75,6 +76,11 @@ export interface Config {
     /** Wrong second-factor codes that burn a login token. */
     maxSecondFactorFailures: number;
   };
+  /**
+   * The operator API's keys (ADMIN_API_KEYS or ADMIN_API_KEYS_FILE), as SHA-256 digests only; empty:
+   * every AdminService call is refused.
+   */
+  adminKeys: readonly AdminKey[];
   rateLimits: {
     /** LoginInit calls without a successful finish, per username, before lockout (NIST 800-63B: at most 100). */
     loginFailuresPerUsername: number;
@@ -203,6 +209,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (!isHostName(grpcHost) && isIP(grpcHost) === 0) {
     r.problems.push(`GRPC_HOST=${JSON.stringify(grpcHost)} must be an IP address or a host name`);
   }
+  const admin = readAdminKeys(env);
+  r.problems.push(...admin.problems);
 
   const config: Config = {
     production,
@@ -249,6 +257,7 @@ export function loadConfig(env: Env = process.env): Config {
       refreshReuseGraceSeconds: r.int("REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300),
       maxSecondFactorFailures: r.int("SECOND_FACTOR_MAX_FAILURES", 5, 1, 100),
     },
+    adminKeys: admin.keys,
     rateLimits: {
       loginFailuresPerUsername: r.int("LOGIN_MAX_FAILURES_PER_USERNAME", 10, 1, 100),
       loginFailureWindowSeconds: r.int("LOGIN_FAILURE_WINDOW_SECONDS", 900, 1, 86_400),

@@ -7,6 +7,7 @@ import path from "node:path";
 import { AuthService } from "../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../gen/cypher/session/v1/session_pb.js";
 import type { AppContext } from "./app-context.js";
+import { createAdminModule } from "./admin/admin-module.js";
 import { createAuthModule } from "./auth/auth-module.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
@@ -119,7 +120,8 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     // The internal port opens once its services exist: backends never see a call refused as "starting".
     let grpcServer: RunningGrpcServer | undefined;
     if (config.grpcPort !== null) {
-      grpcServer = await startGrpcServer({ config, logger, session: sessionModule.internalService, health });
+      const admin = createAdminModule(ctx, { revocations: sessionModule.revocations });
+      grpcServer = await startGrpcServer({ config, logger, session: sessionModule.internalService, admin: admin.service, health });
       const started = grpcServer;
       cleanups.push(() => started.close(0));
     }

@@ -27,7 +27,9 @@ export type AuthFailureReason =
   | "TOKEN_REVOKED"
   | "TOKEN_REUSED"
   | "LOGIN_FAILED"
-  | "SECOND_FACTOR_INVALID";
+  | "SECOND_FACTOR_INVALID"
+  /** AdminService: no admin key, an unknown one, or none configured. */
+  | "ADMIN_KEY_INVALID";
 
 export interface ErrorDetails {
   violations?: FieldViolation[];

@@ -10,9 +10,10 @@ import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
 import { alreadyExists } from "../errors.js";
 import { type AuditEntry, recordAudit } from "../storage/audit-log.js";
 import type { Database, Db } from "../storage/database.js";
+import { notLocked } from "../accounts/account-locks.js";
 
 /** Rows that exist: active accounts, and pending ones whose enrollment window is still open. */
-function live(now: Date) {
+export function live(now: Date) {
   return (eb: ExpressionBuilder<Database, "users">): Expression<SqlBool> =>
     eb.or([eb("status", "=", "active"), eb.and([eb("status", "=", "pending"), eb("enrollment_expires_at", ">", now)])]);
 }
@@ -31,13 +32,18 @@ export async function isUsernameTaken(db: Db, username: string, now: Date): Prom
   return row !== undefined;
 }
 
-/** The OPAQUE record of an account that may log in (active), or undefined. */
+/**
+ * The OPAQUE record of an account that may log in (active and not locked), or undefined: a locked
+ * account then takes the unknown-account path (a fake record), so its login fails exactly as a
+ * wrong password does.
+ */
 export async function findActiveAccount(db: Db, username: string): Promise<{ id: string; record: Uint8Array } | undefined> {
   const row = await db
     .selectFrom("users")
     .select(["id", "opaque_record"])
     .where("username", "=", username)
     .where("status", "=", "active")
+    .where(notLocked)
     .executeTakeFirst();
   return row ? { id: row.id, record: new Uint8Array(row.opaque_record) } : undefined;
 }

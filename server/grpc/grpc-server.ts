@@ -4,6 +4,7 @@
  * grpc-js answers several times more calls per core than connect-node's gRPC path (see bench/), and
  * this port is where that matters. It serves:
  *  - SessionService: the same implementation as the public port (service-adapter.ts);
+ *  - AdminService, the operator API (admin key required; served on this port only);
  *  - grpc.health.v1.Health: the same HealthState as the public port;
  *  - server reflection v1 and v1alpha, listing what this port serves.
  * AuthService is not served here: logins come from browsers and apps through the public port, and
@@ -17,6 +18,7 @@ import { readFile } from "node:fs/promises";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Server, ServerCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import { AdminService } from "../../gen/cypher/admin/v1/admin_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import type { Config } from "../config.js";
@@ -36,12 +38,13 @@ import { adaptService } from "./service-adapter.js";
 import { grpcServiceDefinition } from "./service-definition.js";
 
 /** What the internal port serves, in reflection's listing. */
-export const INTERNAL_SERVICES: readonly DescService[] = [SessionService, Health, ServerReflectionV1, ServerReflectionV1alpha];
+export const INTERNAL_SERVICES: readonly DescService[] = [SessionService, AdminService, Health, ServerReflectionV1, ServerReflectionV1alpha];
 
 export interface GrpcServerOptions {
   config: Pick<Config, "grpcPort" | "grpcHost" | "tls" | "trustProxyHops" | "limits">;
   logger: Logger;
   session: ServiceImpl<typeof SessionService>;
+  admin: ServiceImpl<typeof AdminService>;
   health: HealthState;
   /** How often successful calls are summarized in the log (call-summary.ts); 60 s by default. */
   summaryIntervalMs?: number;
@@ -92,6 +95,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     );
   const reflection = new ReflectionIndex(INTERNAL_SERVICES);
   add(SessionService, options.session);
+  add(AdminService, options.admin);
   add(Health, createHealthService(options.health));
   add(ServerReflectionV1, createReflectionV1Service(reflection));
   add(ServerReflectionV1alpha, createReflectionV1alphaService(reflection));

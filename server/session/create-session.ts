@@ -3,7 +3,7 @@
  *
  *   1. the login token: signature, expiry, purpose "login"; claims `sub` (user id), `username`;
  *   2. claimed in the KV store for this attempt (single use, burnt after N wrong codes);
- *   3. one PostgreSQL transaction: the account (active, with TOTP), the second factor spent,
+ *   3. one PostgreSQL transaction: the account (active, not locked, with TOTP), the second factor spent,
  *      the session row, its first refresh-token row, the audit entry;
  *   4. the cache entry written, so the first VerifySession needs no database.
  */
@@ -12,6 +12,7 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import { unauthenticated } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { isLocked } from "../accounts/account-locks.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
 import type { RequestMeta } from "../transport/request-meta.js";
@@ -56,8 +57,13 @@ export async function createSession(
         .selectFrom("users")
         .select(["id", "username", "status", "totp_secret_encrypted", "totp_last_used_step"])
         .where("id", "=", userId)
+        // The row stays locked until commit: a LockUser or DeleteUser (which lock it first) waits
+        // for this session and then ends it, or this call waits for them and then finds the lock
+        // (read by the next statement, which sees what they committed) or no account.
+        .forUpdate()
         .executeTakeFirst();
       if (!account || account.status !== "active" || account.totp_secret_encrypted === null) throw unauthenticated("TOKEN_INVALID");
+      if (await isLocked(trx, account.id)) throw unauthenticated("TOKEN_INVALID");
 
       const spent = await spendSecondFactor(trx, {
         account: {

@@ -117,17 +117,21 @@ export class Revocations {
    * Revokes live sessions in PostgreSQL (by ids, by account, or both: ids confined to the account)
    * and announces them. `audit` runs in the same transaction with the ids actually revoked.
    * `alsoAnnounce` names sessions to tombstone even if PostgreSQL had them revoked already
-   * (repairing a cache left live by an earlier failure). Returns the ids revoked now.
+   * (repairing a cache left live by an earlier failure). `before` runs first in the transaction,
+   * ahead of the revocation lock (e.g. to lock the account's row, so that no session can be
+   * created for it concurrently; throwing rolls everything back). Returns the ids revoked now.
    */
   async revoke(params: {
     sessionIds?: string[];
     userId?: string;
     reason: RevocationReason;
     alsoAnnounce?: string[];
+    before?: (trx: Db) => Promise<void>;
     audit?: (trx: Db, revokedIds: string[]) => Promise<void>;
   }): Promise<string[]> {
     const at = this.#clock.now();
     const { ids: revoked, seq } = await this.#db.transaction().execute(async (trx) => {
+      await params.before?.(trx);
       const couldRevoke = params.sessionIds === undefined || params.sessionIds.length > 0;
       const seq = couldRevoke ? await beginRevocation(trx) : undefined;
       const ids = await revokeSessions(trx, { sessionIds: params.sessionIds, userId: params.userId, reason: params.reason, at, seq });

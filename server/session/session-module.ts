@@ -24,6 +24,8 @@ export interface SessionModule {
   service: ServiceImpl<typeof SessionService>;
   /** For the internal port (backends): WatchRevocations streams every account's revocations. */
   internalService: ServiceImpl<typeof SessionService>;
+  /** Ends sessions on every instance (the operator API and account deletion use it too). */
+  revocations: Revocations;
   /** Ends every WatchRevocations stream normally (clients resume from their cursor). */
   endStreams(): void;
   close(): Promise<void>;
@@ -90,6 +92,7 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
   return {
     service: createSessionService(deps, { kind: "account", quota: new WatchStreamQuota(ctx.config.watchRevocations) }),
     internalService: createSessionService(deps, { kind: "all" }),
+    revocations,
     endStreams: () => feed.endStreams(),
     close: async () => {
       feed.close();

@@ -7,7 +7,7 @@ import type { Db, SessionRow } from "../storage/database.js";
 import type { SessionRecord } from "./session-record.js";
 
 /** Why a session ended (sessions.revoked_reason). */
-export type RevocationReason = "logout" | "logout_all" | "revoked" | "refresh_reuse";
+export type RevocationReason = "logout" | "logout_all" | "revoked" | "refresh_reuse" | "account_locked" | "admin_revoked" | "account_deleted";
 
 function toRecord(row: SessionRow & { username: string }): SessionRecord {
   return {

@@ -25,7 +25,16 @@ export type AuditEvent =
   | "session.refreshed"
   | "session.refresh_reuse_detected"
   | "session.revoked"
-  | "session.logged_out";
+  | "session.logged_out"
+  /** The account and its secrets were removed (details: who, sessions_ended); never the username. */
+  | "account.deleted"
+  /** AdminService: details.operator is the acting admin key's fingerprint, never the key. */
+  | "admin.user_locked"
+  | "admin.user_unlocked"
+  | "admin.user_sessions_revoked"
+  | "admin.user_viewed"
+  | "admin.users_listed"
+  | "admin.audit_events_listed";
 
 /** Flat facts only; see the rule above. */
 export type AuditDetails = Record<string, string | number | boolean | null>;

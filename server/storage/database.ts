@@ -44,7 +44,11 @@ export interface RecoveryCodesTable {
   used_at: NullableTimestamp;
 }
 
-/** One logged-in device. Live while not revoked and not past `expires_at` (the absolute lifetime). */
+/**
+ * One logged-in device. Live while not revoked and not past `expires_at` (the absolute lifetime).
+ * `user_id` has no foreign key (0003): a deleted account's revoked sessions stay, scrubbed, for the
+ * revocation feed; every query joining users treats them as gone.
+ */
 export interface SessionsTable {
   id: Generated<string>;
   user_id: string;
@@ -89,8 +93,19 @@ export interface AuditLogTable {
   details: ColumnType<Record<string, unknown>, string | undefined, string>;
 }
 
+/** A locked account (AdminService.LockUser): logins fail as a wrong password does, no session can be made. */
+export interface AccountLocksTable {
+  user_id: string;
+  locked_at: Timestamp;
+  /** The operator's reason (not a secret, never shown to the user). */
+  reason: string;
+  /** Fingerprint of the admin key that locked it (first 8 hex digits of its SHA-256), never the key. */
+  locked_by: string;
+}
+
 export interface Database {
   users: UsersTable;
+  account_locks: AccountLocksTable;
   recovery_codes: RecoveryCodesTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;

@@ -1,12 +1,13 @@
 /**
  * Every service on the public port: the product's two services, gRPC health and server reflection
- * (v1 and v1alpha). Reflection lists all of them, itself included.
+ * (v1 and v1alpha). Reflection lists all of them, itself included. AdminService is refused here.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { refuseAdminService } from "../admin/public-port-refusal.js";
 import { createHealthService, type HealthState } from "./health.js";
 import {
   ReflectionIndex,
@@ -44,4 +45,6 @@ export function registerRoutes(router: ConnectRouter, services: RouteServices): 
     .service(Health, createHealthService(services.health))
     .service(ServerReflectionV1, createReflectionV1Service(reflection))
     .service(ServerReflectionV1alpha, createReflectionV1alphaService(reflection));
+  // Internal port only: answered here with UNIMPLEMENTED, not listed by reflection.
+  refuseAdminService(router);
 }

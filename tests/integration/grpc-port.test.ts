@@ -27,6 +27,7 @@ import {
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { loadConfig } from "../../server/config.js";
+import { createAdminModule } from "../../server/admin/admin-module.js";
 import { startCypherServer } from "../../server/cypher-server.js";
 import { startGrpcServer, type RunningGrpcServer } from "../../server/grpc/grpc-server.js";
 import { grpcServiceDefinition } from "../../server/grpc/service-definition.js";
@@ -76,6 +77,7 @@ describe("the internal gRPC port", () => {
       config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" },
       logger: createLogger("info", (line) => logs.push(line)),
       session: h.module.internalService,
+      admin: createAdminModule(ctx, { revocations: h.module.revocations }).service,
       health,
       summaryIntervalMs: 300,
     });
@@ -175,6 +177,7 @@ describe("the internal gRPC port", () => {
     const url = `http://${address}`;
     const list = await execFileAsync(BUF, ["curl", "--list-services", "--protocol", "grpc", "--http2-prior-knowledge", url]);
     expect(list.stdout.trim().split("\n").sort()).toEqual([
+      "cypher.admin.v1.AdminService",
       "cypher.session.v1.SessionService",
       "grpc.health.v1.Health",
       "grpc.reflection.v1.ServerReflection",
@@ -213,6 +216,7 @@ describe("the internal gRPC port", () => {
       config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" },
       logger: createLogger("debug", (line) => debugLogs.push(line)),
       session: h.module.internalService,
+      admin: createAdminModule(ctx, { revocations: h.module.revocations }).service,
       health,
     });
     try {
@@ -264,7 +268,7 @@ describe("graceful shutdown of the internal port", () => {
         return h.module.internalService.getPublicKeys(req, context);
       },
     };
-    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session, health });
+    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session, admin: createAdminModule(ctx, { revocations: h.module.revocations }).service, health });
     try {
       const c = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
       const healthClient = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
@@ -316,7 +320,7 @@ describe("the internal port with TLS_CERT_FILE / TLS_KEY_FILE", () => {
     const health = new HealthState();
     health.setServing(true);
     const h = await createSessionHarness(ctx);
-    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session: h.module.internalService, health });
+    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session: h.module.internalService, admin: createAdminModule(ctx, { revocations: h.module.revocations }).service, health });
     const client = new RawSessionClient(`localhost:${server.port}`, grpc.credentials.createSsl(readFileSync(certFile)));
     try {
       const { keys } = await rawUnary<{ keys: unknown[] }>(client, "getPublicKeys", {});

@@ -9,6 +9,7 @@ import http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { createAdminModule } from "../../server/admin/admin-module.js";
 import { loadConfig } from "../../server/config.js";
 import { startGrpcServer, type RunningGrpcServer } from "../../server/grpc/grpc-server.js";
 import { silentLogger } from "../../server/logger.js";
@@ -147,7 +148,7 @@ describe("stalled request bodies on the internal grpc-js port", () => {
     h = await createSessionHarness(ctx);
     const health = new HealthState();
     health.setServing(true);
-    server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: silentLogger, session: h.module.internalService, health });
+    server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: silentLogger, session: h.module.internalService, admin: createAdminModule(ctx, { revocations: h.module.revocations }).service, health });
     session = await connect(server.port);
   });
   afterAll(async () => {

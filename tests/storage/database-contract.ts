@@ -21,7 +21,7 @@ export interface DatabaseBackend {
   cleanup?(): Promise<void>;
 }
 
-const EXPECTED_TABLES = ["audit_log", "recovery_codes", "refresh_tokens", "sessions", "users"];
+const EXPECTED_TABLES = ["account_locks", "audit_log", "recovery_codes", "refresh_tokens", "sessions", "users"];
 
 export function databaseContract(backend: DatabaseBackend): void {
   describe(`Database contract on ${backend.name}`, () => {
@@ -77,7 +77,7 @@ export function databaseContract(backend: DatabaseBackend): void {
     });
 
     it("applies the migrations to an empty database, and a second run applies nothing", async () => {
-      expect(firstMigration).toEqual(["0001-initial", "0002-revocation-feed"]);
+      expect(firstMigration).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks"]);
       expect(await migrateToLatest(db)).toEqual([]);
       const { rows } = await sql<{ table_name: string }>`
         select table_name from information_schema.tables
@@ -160,7 +160,9 @@ export function databaseContract(backend: DatabaseBackend): void {
       expect(row.details).toEqual(details);
     });
 
-    it("deleting an account deletes its sessions, their refresh tokens and its recovery codes", async () => {
+    // Sessions do not go with the account row (0003): a deleted account's revoked sessions stay
+    // for the revocation feed; accounts/account-deletion.ts removes their refresh tokens itself.
+    it("deleting an account row deletes its recovery codes and lock but keeps its sessions and their refresh tokens", async () => {
       const userId = await insertUser("cascade");
       const keepUserId = await insertUser("cascade-keep");
       const sessionId = await insertSession(userId);
@@ -184,14 +186,17 @@ export function databaseContract(backend: DatabaseBackend): void {
         .values([0, 1, 2].map(() => ({ user_id: userId, code_hash: randomBytes(32), created_at: at })))
         .execute();
 
+      await db.insertInto("account_locks").values({ user_id: userId, locked_at: at, reason: "test", locked_by: "00000000" }).execute();
+
       await db.deleteFrom("users").where("id", "=", userId).execute();
 
-      const count = async (table: "sessions" | "recovery_codes", column: "user_id", value: string) =>
+      const count = async (table: "sessions" | "recovery_codes" | "account_locks", column: "user_id", value: string) =>
         (await db.selectFrom(table).select(db.fn.countAll<string>().as("n")).where(column, "=", value).executeTakeFirstOrThrow()).n;
-      expect(Number(await count("sessions", "user_id", userId))).toBe(0);
+      expect(Number(await count("sessions", "user_id", userId))).toBe(1);
       expect(Number(await count("recovery_codes", "user_id", userId))).toBe(0);
+      expect(Number(await count("account_locks", "user_id", userId))).toBe(0);
       const tokens = await db.selectFrom("refresh_tokens").select("id").where("session_id", "=", sessionId).execute();
-      expect(tokens).toEqual([]);
+      expect(tokens).toHaveLength(2);
       // Only that account's rows went.
       expect(await db.selectFrom("refresh_tokens").select("id").where("id", "=", keptToken).executeTakeFirst()).toEqual({ id: keptToken });
     });
