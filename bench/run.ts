@@ -510,6 +510,7 @@ Written by \`npm run bench\` (bench/run.ts) on ${machine.date}. Re-run it to rep
 - "hot": the ${sessions.length} access tokens of the login phase, cycled. "cold": ${fmt(COLD_TOKENS, 0)} tokens per port minted for those sessions (Ed25519, same format), each sent once: every call is a signature check; the sessions themselves are live and known.
 - Bare baselines: a @grpc/grpc-js server (with the internal port's server options: channelz off, the same keepalive and limits) and a connect-node handler, answering Health/Check with a constant, no Cypher code.
 - Native Ed25519 verify: node:crypto \`verify\`, synchronous, one thread, a message the size of an access token's, measured right before and right after the cold internal-port phase (the servers idle then): ${fmt(nativeBefore, 0)} and ${fmt(nativeAfter, 0)} /s; the cold ratio uses their mean, ${fmt(nativePerCore, 0)} /s.
+- OPAQUE server CPU per LoginInit and RegisterInit beside one native P-256 ECDH, and their ratio: bench/LOGIN-COST.md (bench/login-cost.ts, which \`npm run bench\` runs first).
 - Logins: the real @cloudflare/opaque-ts client in the load process (key stretching off on the client: it costs the client, not the server); server CPU is every thread of the server process, OPAQUE workers included.
 
 ## Results

@@ -240,7 +240,9 @@ export function loadConfig(env: Env = process.env): Config {
     },
     opaque: {
       workerThreads: r.int("OPAQUE_WORKER_THREADS", Math.max(1, Math.min(4, availableParallelism())), 1, 64),
-      maxQueuedCalls: r.int("OPAQUE_MAX_QUEUED_CALLS", 16, 1, 100_000),
+      // A LoginInit is a few ms of CPU (bench/LOGIN-COST.md): 64 queued calls wait at most about
+      // 64 × 3 ms ÷ threads, ~100 ms on two threads, before the queue answers ResourceExhausted.
+      maxQueuedCalls: r.int("OPAQUE_MAX_QUEUED_CALLS", 64, 1, 100_000),
     },
     // One per core beyond the event loop's, at most 4: the loop needs a core of its own.
     verifyThreads: r.int("VERIFY_THREADS", Math.max(1, Math.min(4, availableParallelism() - 1)), 1, 64),

@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync, existsSync, statSync, chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { getOpaqueConfig, OpaqueID } from "@cloudflare/opaque-ts";
+import { getNativeOpaqueConfig } from "../auth/opaque/native-opaque-server.mjs";
 import { type KeyMaterial, TOKEN_PURPOSES, type TokenKeySet, type TokenPurpose } from "./key-material.js";
 import { generateEd25519Paserk, isPublicPaserk, publicKeyOfSecretPaserk } from "./paserk.js";
 import { randomBytes } from "node:crypto";
@@ -83,7 +83,7 @@ export async function loadKeyMaterial(options: {
 
 /** A fresh, complete set of key material as variable → value. */
 export async function generateKeyValues(): Promise<KeyValues> {
-  const cfg = getOpaqueConfig(OpaqueID.OPAQUE_P256);
+  const cfg = getNativeOpaqueConfig();
   const ake = await cfg.ake.generateAuthKeyPair();
   return {
     [KEY_VARIABLES.oprfSeed]: Buffer.from(randomBytes(cfg.hash.Nh)).toString("base64"),
@@ -126,7 +126,7 @@ function readEnvironment(env: Record<string, string | undefined>) {
 
 export function parseKeyValues(values: KeyValues, origin = "the environment"): KeyMaterial {
   const problems: string[] = [];
-  const cfg = getOpaqueConfig(OpaqueID.OPAQUE_P256);
+  const cfg = getNativeOpaqueConfig();
 
   const bytes = (name: KeyVariable, length: number): Uint8Array => {
     const raw = typeof values?.[name] === "string" ? values[name] : "";

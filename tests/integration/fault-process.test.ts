@@ -23,7 +23,7 @@ import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage
 
 const codeOf = (e: unknown) => (e === undefined ? "OK" : Code[ConnectError.from(e).code]);
 
-/** A KE1 whose two points are on the curve, so LoginInit does its full (~125 ms) OPAQUE work. */
+/** A KE1 whose two points are on the curve, so LoginInit does its full OPAQUE work. */
 function someKe1(): Uint8Array {
   return new Uint8Array([...validPoint(), ...new Uint8Array(32).fill(7), ...validPoint()]);
 }
@@ -70,7 +70,7 @@ if (!TEST_DATABASE_URL) {
       const verifiesBefore = served("SessionService/VerifySession");
       const loginInitsBefore = served("AuthService/LoginInit");
 
-      // In flight: LoginInits queued on the single OPAQUE thread (~125 ms each) and VerifySessions.
+      // In flight: LoginInits queued on the single OPAQUE thread and VerifySessions.
       const inFlight = [
         ...Array.from({ length: 6 }, () => grpc.auth.loginInit({ username: user.username, ke1: someKe1() })),
         ...Array.from({ length: 20 }, () => connect.session.verifySession({ accessToken: s.accessToken })),

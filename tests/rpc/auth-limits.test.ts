@@ -8,7 +8,7 @@ import { AttemptLimits, type LoginLimitSettings } from "../../server/auth/attemp
 import type { AuthDeps } from "../../server/auth/auth-deps.js";
 import { createAuthService } from "../../server/auth/auth-module.js";
 import { opaqueServerKeys } from "../../server/auth/opaque/opaque-executor.js";
-import { OpaqueWorkerPool } from "../../server/auth/opaque/opaque-worker-pool.js";
+import { OpaqueWorkerPool, QUEUE_FULL_RETRY_MS } from "../../server/auth/opaque/opaque-worker-pool.js";
 import { recoveryCodePepper } from "../../server/auth/recovery-codes.js";
 import { silentLogger } from "../../server/logger.js";
 import {
@@ -186,7 +186,7 @@ describe("overload", () => {
     for (const error of refused) {
       expect(error.code).toBe(Code.ResourceExhausted);
       expect(error.rawMessage).toBe("the server is busy, try again shortly");
-      expect(retryDelayMsOf(error)).toBe(1000);
+      expect(retryDelayMsOf(error)).toBe(QUEUE_FULL_RETRY_MS);
     }
   });
 });

@@ -4,7 +4,7 @@ import { CypherError } from "../../server/errors.js";
 import { generateKeyMaterial } from "../../server/keys/load-key-material.js";
 import { silentLogger } from "../../server/logger.js";
 import { deriveFakeRecord } from "../../server/auth/opaque/fake-record.js";
-import { createInlineOpaqueExecutor, opaqueServerKeys } from "../../server/auth/opaque/opaque-executor.js";
+import { opaqueServerKeys } from "../../server/auth/opaque/opaque-executor.js";
 import type { OpaqueServerKeys } from "../../server/auth/opaque/opaque-operations.mjs";
 import { OpaqueWorkerPool } from "../../server/auth/opaque/opaque-worker-pool.js";
 
@@ -80,14 +80,13 @@ describe("OPAQUE worker pool", () => {
     expect(Uint8Array.from(finished.ke3.serialize())).toEqual(expected.subarray(0, 32));
   });
 
-  it("keeps the event loop free while logins run, where running them inline does not", async () => {
+  it("keeps the event loop free while logins run", async () => {
     const record = deriveFakeRecord(oprfSeed, "bob");
-    const inline = createInlineOpaqueExecutor(keys);
-    const inlineStall = await longestStall(() => Promise.all(Array.from({ length: 3 }, () => inline.authInit("bob", ke1, record))));
-    const poolStall = await longestStall(() => Promise.all(Array.from({ length: 3 }, () => pool.authInit("bob", ke1, record))));
-    // One inline authInit blocks the loop for ~100 ms; with the pool the loop only waits for the OS scheduler.
-    expect(inlineStall).toBeGreaterThan(60);
-    expect(poolStall).toBeLessThan(inlineStall / 2);
+    // With the arithmetic on OpenSSL one authInit is a few ms even inline, so there is no inline
+    // stall to compare with any more: what is checked is that a burst through the pool never holds
+    // the loop for long (it only waits for the OS scheduler and the replies).
+    const poolStall = await longestStall(() => Promise.all(Array.from({ length: 8 }, () => pool.authInit("bob", ke1, record))));
+    expect(poolStall).toBeLessThan(50);
   });
 
   it("answers InvalidArgument, and keeps working, when the library refuses a message", async () => {

@@ -40,7 +40,7 @@ export function opaqueInputRejected(field: string): Error {
   return invalidArgument({ field, description: "is not a valid OPAQUE message" });
 }
 
-/** Runs OPAQUE on the calling thread: blocks the event loop ~125 ms per LoginInit. Baseline only. */
+/** Runs OPAQUE on the calling thread (a few ms of event-loop time per LoginInit). Baseline only. */
 export function createInlineOpaqueExecutor(keys: OpaqueServerKeys): OpaqueExecutor {
   const operations = createOpaqueOperations(keys);
   const translate = (error: unknown): never => {

@@ -1,8 +1,9 @@
 /**
- * Checks on the OPAQUE messages a client sends, before any of them reaches the (expensive, pure
- * JavaScript) OPAQUE arithmetic. opaque-ts checks lengths when deserializing but only discovers
+ * Checks on the OPAQUE messages a client sends, before any of them reaches the OPAQUE arithmetic
+ * (worker threads, native-opaque-server.mjs). opaque-ts checks lengths when deserializing but only discovers
  * that a point is not on the curve deep inside an operation, by throwing; here both are checked up
- * front, natively, so bad bytes cost microseconds and always answer InvalidArgument.
+ * front, natively, so bad bytes cost microseconds and always answer InvalidArgument (and never reach
+ * the library's slow pure-JavaScript path, which the native server keeps only as a fallback).
  *
  * Layouts (suite P-256, opaque-ts 0.7.5, draft-07 wire format; elements are compressed SEC1
  * points of 33 bytes, so the point at infinity cannot even be encoded):

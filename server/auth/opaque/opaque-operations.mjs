@@ -1,20 +1,15 @@
-// The two OPAQUE server operations that cost real CPU (pure-JavaScript P-256 arithmetic in
-// opaque-ts): RegisterInit's OPRF evaluation (~29 ms) and LoginInit's credential response and
-// 3DH key exchange (~125 ms). Plain JavaScript on purpose: a worker_threads entry is loaded by
-// Node itself (vitest and tsx do not transform it), and this file is shared by the worker
+// The two OPAQUE server operations that cost real CPU: RegisterInit's OPRF evaluation (one P-256
+// scalar multiplication) and LoginInit's credential response and 3DH key exchange (four, plus a
+// key generation). They run opaque-ts's server with its arithmetic on OpenSSL
+// (native-opaque-server.mjs), the only OPAQUE server the process uses. Plain JavaScript on
+// purpose: a worker_threads entry is loaded by Node itself (vitest and tsx do not transform it), and this file is shared by the worker
 // (opaque-worker.mjs) and the in-thread executor, so both run exactly the same code.
 //
 // Inputs and outputs are bytes (Uint8Array) and strings only, so they cross a thread boundary
 // unchanged. Inputs are expected to have passed opaque-messages.ts already; anything the library
 // still refuses is reported as an OpaqueInputError naming the field.
-import {
-  getOpaqueConfig,
-  KE1,
-  OpaqueID,
-  OpaqueServer,
-  RegistrationRecord,
-  RegistrationRequest,
-} from "@cloudflare/opaque-ts";
+import { KE1, RegistrationRecord, RegistrationRequest } from "@cloudflare/opaque-ts";
+import { getNativeOpaqueConfig, NativeOpaqueServer } from "./native-opaque-server.mjs";
 
 /** The client sent bytes that are not the OPAQUE message `field` should hold. */
 export class OpaqueInputError extends Error {
@@ -35,8 +30,8 @@ function isMalformedInput(error) {
  * @param {{ oprfSeed: Uint8Array, akePrivateKey: Uint8Array, akePublicKey: Uint8Array, serverIdentity: string }} keys
  */
 export function createOpaqueOperations(keys) {
-  const cfg = getOpaqueConfig(OpaqueID.OPAQUE_P256);
-  const server = new OpaqueServer(
+  const cfg = getNativeOpaqueConfig();
+  const server = new NativeOpaqueServer(
     cfg,
     Array.from(keys.oprfSeed),
     { private_key: Array.from(keys.akePrivateKey), public_key: Array.from(keys.akePublicKey) },

@@ -21,8 +21,12 @@ import type { OpaqueServerKeys } from "./opaque-operations.mjs";
 
 export const OPAQUE_WORKER_URL = new URL("./opaque-worker.mjs", import.meta.url);
 
-/** What a client is told to wait when the queue is full: about the time a worker takes for a few LoginInits. */
-export const QUEUE_FULL_RETRY_MS = 1_000;
+/**
+ * What a client is told to wait when the queue is full. A LoginInit costs a few ms of CPU, so a full
+ * queue of the default size (config.ts) drains in about a tenth of a second on a few threads: a
+ * quarter of a second lets it drain without inviting clients back before it has.
+ */
+export const QUEUE_FULL_RETRY_MS = 250;
 
 export interface OpaqueWorkerPoolOptions {
   threads: number;

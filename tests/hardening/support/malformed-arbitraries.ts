@@ -69,7 +69,7 @@ export const registrationRecordBytes = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(element, fc.uint8Array({ minLength: 96, maxLength: 96 })).map(([e, rest]) => concat(e, rest)) },
 );
 
-/** ke1: 98 bytes = blinded element ‖ nonce ‖ client key share; a valid one is rare (it costs ~125 ms). */
+/** ke1: 98 bytes = blinded element ‖ nonce ‖ client key share; a valid one is rare (it costs a full OPAQUE LoginInit). */
 export const ke1Bytes = fc.oneof(
   { weight: 6, arbitrary: aroundLength(98) },
   { weight: 6, arbitrary: fc.tuple(nonPoint, bytes32, element).map(([a, n, b]) => concat(a, n, b)) },
