@@ -117,13 +117,15 @@ export class Revocations {
    * Revokes live sessions in PostgreSQL (by ids, by account, or both: ids confined to the account)
    * and announces them. `audit` runs in the same transaction with the ids actually revoked.
    * `alsoAnnounce` names sessions to tombstone even if PostgreSQL had them revoked already
-   * (repairing a cache left live by an earlier failure). Returns the ids revoked now.
+   * (repairing a cache left live by an earlier failure). `alsoInTransaction` runs in the same
+   * transaction (e.g. revoking the account's device credentials). Returns the ids revoked now.
    */
   async revoke(params: {
     sessionIds?: string[];
     userId?: string;
     reason: RevocationReason;
     alsoAnnounce?: string[];
+    alsoInTransaction?: (trx: Db) => Promise<void>;
     audit?: (trx: Db, revokedIds: string[]) => Promise<void>;
   }): Promise<string[]> {
     const at = this.#clock.now();
@@ -131,6 +133,7 @@ export class Revocations {
       const couldRevoke = params.sessionIds === undefined || params.sessionIds.length > 0;
       const seq = couldRevoke ? await beginRevocation(trx) : undefined;
       const ids = await revokeSessions(trx, { sessionIds: params.sessionIds, userId: params.userId, reason: params.reason, at, seq });
+      await params.alsoInTransaction?.(trx);
       await params.audit?.(trx, ids);
       return { ids, seq };
     });

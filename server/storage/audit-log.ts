@@ -21,8 +21,10 @@ export type AuditEvent =
   | "login.succeeded"
   | "login.failed"
   | "login.locked_out"
+  | "login.second_factor_locked_out"
   | "session.created"
   | "session.refreshed"
+  | "session.refresh_grace_reissued"
   | "session.refresh_reuse_detected"
   | "session.revoked"
   | "session.logged_out";

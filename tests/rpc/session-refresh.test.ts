@@ -128,7 +128,7 @@ describe("RefreshSession", () => {
     // Empty field, no browser cookie: nothing was presented.
     await expectRpcError(h.client.refreshSession({ refreshToken: "" }), Code.Unauthenticated, "TOKEN_INVALID");
     // A cookie is only read from the web client.
-    await expectRpcError(h.client.refreshSession({}, callOptions({ cookie: `cypher_refresh=${refreshToken}` })), Code.Unauthenticated, "TOKEN_INVALID");
+    await expectRpcError(h.client.refreshSession({}, callOptions({ cookie: `__Host-cypher_refresh=${refreshToken}` })), Code.Unauthenticated, "TOKEN_INVALID");
 
     const start = ctx.clock.now().getTime();
     ctx.clock.advance(ctx.config.tokens.refreshTtlSeconds * 1000 + 1000);
