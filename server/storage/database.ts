@@ -18,6 +18,8 @@ export interface UsersTable {
   id: Generated<string>;
   /** Normalized (NFKC, lower-case); unique. */
   username: string;
+  /** UTS #39 confusable skeleton of the username (auth/username-skeleton.ts); look-alikes share it. */
+  username_skeleton: ColumnType<string | null, string | null | undefined, string | null>;
   status: UserStatus;
   /** Serialized OPAQUE RegistrationRecord: not a password hash, useless without the OPRF seed. */
   opaque_record: Bytes;
