@@ -75,6 +75,8 @@ export interface Config {
     refreshReuseGraceSeconds: number;
     /** Wrong second-factor codes that burn a login token. */
     maxSecondFactorFailures: number;
+    /** How long a device credential (CreateSessionResponse.device_token) stays valid. */
+    deviceTokenTtlSeconds: number;
   };
   /**
    * The operator API's keys (ADMIN_API_KEYS or ADMIN_API_KEYS_FILE), as SHA-256 digests only; empty:
@@ -95,6 +97,10 @@ export interface Config {
     loginBackoffBaseMs: number;
     /** Longest backoff delay. */
     loginBackoffMaxMs: number;
+    /** Wrong second factors per account (any login token, any instance) before every attempt is refused. */
+    secondFactorFailuresPerAccount: number;
+    /** The fixed window those failures are counted in; the lockout lasts until it ends. */
+    secondFactorFailureWindowSeconds: number;
   };
 }
 
@@ -258,6 +264,7 @@ export function loadConfig(env: Env = process.env): Config {
       sessionMaxLifetimeSeconds: r.int("SESSION_MAX_LIFETIME_SECONDS", 30 * 86_400, 60, 365 * 86_400),
       refreshReuseGraceSeconds: r.int("REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300),
       maxSecondFactorFailures: r.int("SECOND_FACTOR_MAX_FAILURES", 5, 1, 100),
+      deviceTokenTtlSeconds: r.int("DEVICE_TOKEN_TTL_SECONDS", 180 * 86_400, 3600, 3 * 365 * 86_400),
     },
     adminKeys: admin.keys,
     rateLimits: {
@@ -270,6 +277,8 @@ export function loadConfig(env: Env = process.env): Config {
       loginBackoffFreeFailures: r.int("LOGIN_BACKOFF_FREE_FAILURES", 5, 1, 100),
       loginBackoffBaseMs: r.int("LOGIN_BACKOFF_BASE_MS", 1000, 0, 600_000),
       loginBackoffMaxMs: r.int("LOGIN_BACKOFF_MAX_MS", 60_000, 0, 3_600_000),
+      secondFactorFailuresPerAccount: r.int("SECOND_FACTOR_MAX_FAILURES_PER_ACCOUNT", 10, 1, 100),
+      secondFactorFailureWindowSeconds: r.int("SECOND_FACTOR_FAILURE_WINDOW_SECONDS", 900, 1, 86_400),
     },
   };
 

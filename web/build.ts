@@ -24,7 +24,13 @@ export const WEB_APP_FILES = ["index.html", "app.js", "app.css", "favicon.svg"] 
 const STAMP_FILE = ".build-stamp.json";
 
 /** Inputs beyond web/src whose change must trigger a rebuild. */
-const EXTRA_INPUTS = [path.join(ROOT, "gen"), path.join(ROOT, "web", "build.ts"), path.join(ROOT, "package-lock.json")];
+const EXTRA_INPUTS = [
+  path.join(ROOT, "gen"),
+  path.join(ROOT, "web", "build.ts"),
+  path.join(ROOT, "package-lock.json"),
+  // Server code the app bundles (pure functions shared so both sides apply one rule).
+  path.join(ROOT, "server", "auth", "username-scripts.ts"),
+];
 
 export interface BuildWebAppOptions {
   /** Where to write; `web/dist` by default. */

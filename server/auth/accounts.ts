@@ -11,6 +11,7 @@ import { alreadyExists } from "../errors.js";
 import { type AuditEntry, recordAudit } from "../storage/audit-log.js";
 import type { Database, Db } from "../storage/database.js";
 import { notLocked } from "../accounts/account-locks.js";
+import { usernameSkeleton } from "./username-skeleton.js";
 
 /** Rows that exist: active accounts, and pending ones whose enrollment window is still open. */
 export function live(now: Date) {
@@ -27,8 +28,14 @@ function isUniqueViolation(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "23505";
 }
 
+/** Whether a live account has this username, or one that looks like it (the same confusable skeleton). */
 export async function isUsernameTaken(db: Db, username: string, now: Date): Promise<boolean> {
-  const row = await db.selectFrom("users").select("id").where("username", "=", username).where(live(now)).executeTakeFirst();
+  const row = await db
+    .selectFrom("users")
+    .select("id")
+    .where((eb) => eb.or([eb("username", "=", username), eb("username_skeleton", "=", usernameSkeleton(username))]))
+    .where(live(now))
+    .executeTakeFirst();
   return row !== undefined;
 }
 
@@ -66,10 +73,13 @@ export async function createPendingAccount(
         .where("status", "=", "pending")
         .where("enrollment_expires_at", "<=", account.createdAt)
         .execute();
+      // A live look-alike (same confusable skeleton) takes the name as surely as the name itself.
+      if (await isUsernameTaken(trx, account.username, account.createdAt)) throw alreadyExists("username is taken");
       const { id } = await trx
         .insertInto("users")
         .values({
           username: account.username,
+          username_skeleton: usernameSkeleton(account.username),
           status: "pending",
           opaque_record: account.record,
           created_at: account.createdAt,

@@ -16,6 +16,11 @@
  *     time left. A refusal at the gate does not spend the budget, so a client that honours
  *     RetryInfo loses nothing by having been early.
  *  3. Per client IP: at most `loginAttemptsPerIp` LoginInits per window, whatever the usernames.
+ *  4. Known devices: a LoginInit that shows a valid device credential for the username (issued by
+ *     CreateSession, see session/device-credential-store.ts) is counted against that device's own
+ *     budget and backoff (same numbers) instead of the username's, so strangers exhausting the
+ *     username's budget cannot lock the owner's devices out (OWASP "device cookies"). The per-IP
+ *     limit applies to every call.
  *
  * Atomicity: the budget is decided on the result of an atomic increment, taken before any
  * expensive work, so N parallel attempts yield counts 1..N and exactly those ≤ the limit pass; the
@@ -84,13 +89,34 @@ export class AttemptLimits {
     return { budget: `${PREFIX}login:user:${id}`, gate: `${PREFIX}login:gate:${id}` };
   }
 
-  /** Counts one LoginInit for `username` from `ip`; refuses when a limit is exceeded. */
-  async checkLogin(username: string, ip: string): Promise<AttemptOutcome> {
+  /** A known device's own budget and gate (its device credential's id; see device-credential-store.ts). */
+  static deviceKeys(deviceCredentialId: string): { budget: string; gate: string } {
+    return { budget: `${PREFIX}login:device:${deviceCredentialId}`, gate: `${PREFIX}login:device-gate:${deviceCredentialId}` };
+  }
+
+  /** Both LoginInit limits in order: the client's IP, then the account's (or known device's) budget. */
+  async checkLogin(username: string, ip: string, deviceCredentialId: string | null = null): Promise<AttemptOutcome> {
+    const perIp = await this.checkLoginIp(ip);
+    if (!perIp.allowed) return perIp;
+    return this.checkLoginBudget(username, deviceCredentialId);
+  }
+
+  /** Counts one LoginInit from `ip` (whatever the username); refuses past the per-IP limit. */
+  async checkLoginIp(ip: string): Promise<AttemptOutcome> {
     const s = this.settings;
     const perIp = await this.kv.increment(`${PREFIX}login:ip:${clientNetwork(ip)}`, s.loginIpWindowSeconds * 1000);
     if (perIp.count > s.loginAttemptsPerIp) return { allowed: false, retryAfterMs: perIp.ttlMs, lockedOutNow: false };
+    return { allowed: true };
+  }
 
-    const keys = AttemptLimits.keys(username);
+  /**
+   * Counts one LoginInit against the budget and backoff of `username`, or, when the caller showed a
+   * valid device credential for that username, against that device's own budget, which strangers'
+   * attempts on the username never touch.
+   */
+  async checkLoginBudget(username: string, deviceCredentialId: string | null = null): Promise<AttemptOutcome> {
+    const s = this.settings;
+    const keys = deviceCredentialId === null ? AttemptLimits.keys(username) : AttemptLimits.deviceKeys(deviceCredentialId);
     const nowMs = this.clock.now().getTime();
     const gate = await this.kv.get(keys.gate);
     if (gate !== null) {
@@ -111,9 +137,13 @@ export class AttemptLimits {
     return { allowed: true };
   }
 
-  /** After a successful login: the account's budget and backoff start afresh. */
-  async resetLogin(username: string): Promise<void> {
-    const keys = AttemptLimits.keys(username);
+  /**
+   * After a successful login: the budget that login was counted against starts afresh (the known
+   * device's own, or the username's). A device login leaves the username's budget alone, so the
+   * owner logging in does not hand strangers a fresh set of guesses.
+   */
+  async resetLogin(username: string, deviceCredentialId: string | null = null): Promise<void> {
+    const keys = deviceCredentialId === null ? AttemptLimits.keys(username) : AttemptLimits.deviceKeys(deviceCredentialId);
     await this.kv.del(keys.budget, keys.gate);
   }
 

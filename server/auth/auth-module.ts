@@ -9,6 +9,8 @@ import type { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import type { AppContext } from "../app-context.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { requestMeta } from "../transport/request-meta.js";
+import { deviceTokenFromCookie } from "../session/device-cookie.js";
+import { isWebClient } from "../session/refresh-cookie.js";
 import type { AuthDeps } from "./auth-deps.js";
 import { AttemptLimits } from "./attempt-limits.js";
 import { setupTotp, verifyTotpSetup } from "./enrollment.js";
@@ -63,10 +65,16 @@ export function createAuthService(deps: AuthDeps): ServiceImpl<typeof AuthServic
     },
     setupTotp: (req) => setupTotp(deps, req),
     verifyTotpSetup: (req, context) => verifyTotpSetup(deps, req, meta(context)),
-    loginInit: (req, context) => loginInit(deps, req, meta(context)),
+    loginInit: (req, context) => loginInit(deps, { username: req.username, ke1: req.ke1, deviceToken: deviceTokenOf(req.deviceToken, context) }, meta(context)),
     async loginFinish(req, context) {
       const result = await loginFinish(deps, req, meta(context));
       return { loginToken: result.loginToken, loginTokenExpiresAt: timestampFromDate(result.loginTokenExpiresAt) };
     },
   };
+}
+
+/** The device token from the request field, or in browser mode (`x-cypher-client: web`) from its cookie. */
+function deviceTokenOf(field: string, context: HandlerContext): string | null {
+  if (field !== "") return field;
+  return isWebClient(context.requestHeader) ? deviceTokenFromCookie(context.requestHeader) : null;
 }

@@ -21,6 +21,8 @@ export interface LoginState {
   userId: string | null;
   /** Normalized username, for the audit log and to reset the attempt budget on success. */
   username: string;
+  /** The known device's credential id when LoginInit showed a valid one (its budget is reset on success). */
+  deviceCredentialId: string | null;
   /** Serialized ExpectedAuthResult. */
   expected: Uint8Array;
 }
@@ -30,6 +32,7 @@ interface StoredLoginState {
   u: string | null;
   n: string;
   e: string;
+  d?: string | null;
 }
 
 export function newLoginId(): string {
@@ -41,7 +44,13 @@ export function isWellFormedLoginId(loginId: string): boolean {
 }
 
 export async function saveLoginState(kv: KeyValueStore, loginId: string, state: LoginState): Promise<void> {
-  const stored: StoredLoginState = { v: 1, u: state.userId, n: state.username, e: Buffer.from(state.expected).toString("base64url") };
+  const stored: StoredLoginState = {
+    v: 1,
+    u: state.userId,
+    n: state.username,
+    e: Buffer.from(state.expected).toString("base64url"),
+    d: state.deviceCredentialId,
+  };
   const saved = await kv.set(KEY_PREFIX + loginId, JSON.stringify(stored), LOGIN_STATE_TTL_MS, { onlyIfAbsent: true });
   // 192 random bits do not collide; if they ever did, refusing beats overwriting someone's login.
   if (!saved) throw new Error("login id collision");
@@ -54,7 +63,12 @@ export async function takeLoginState(kv: KeyValueStore, loginId: string): Promis
   try {
     const stored = JSON.parse(new TextDecoder().decode(raw)) as StoredLoginState;
     if (stored.v !== 1 || typeof stored.n !== "string" || typeof stored.e !== "string") return null;
-    return { userId: stored.u, username: stored.n, expected: new Uint8Array(Buffer.from(stored.e, "base64url")) };
+    return {
+      userId: stored.u,
+      username: stored.n,
+      deviceCredentialId: typeof stored.d === "string" ? stored.d : null,
+      expected: new Uint8Array(Buffer.from(stored.e, "base64url")),
+    };
   } catch {
     return null;
   }

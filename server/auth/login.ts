@@ -7,6 +7,13 @@
  * name (fake-record.ts). Only the stored login state knows the difference (userId null), and a
  * login begun against a fake record fails at LoginFinish exactly like a wrong KE3.
  *
+ * Order of the checks, cheapest refusal first: the per-IP limit (so a client over it never gets to
+ * occupy the OPAQUE queue), then the queue's capacity (so a busy server does not spend one of the
+ * user's attempts), then the device token if one was shown, then the per-username budget, or the
+ * known device's own budget when the device token is valid for this username. A device token that
+ * is malformed, unknown, revoked, expired or another account's is ignored without a word: the
+ * lookup is one indexed query joined on the username, the same work for every name.
+ *
  * Audit: a wrong password is invisible to the server (the client cannot open its envelope and never
  * sends a KE3), so "login.failed" is recorded when LoginFinish rejects a KE3 for a login the server
  * began, and "login.locked_out" when a username first runs out of attempts. A LoginInit that is never
@@ -21,6 +28,7 @@ import type { RequestMeta } from "../transport/request-meta.js";
 import type { AuthDeps } from "./auth-deps.js";
 import { findActiveAccount } from "./accounts.js";
 import { enforce } from "./attempt-limits.js";
+import { deviceTokenHash, findLiveDeviceCredential, isWellFormedDeviceToken } from "../session/device-credential-store.js";
 import { isWellFormedLoginId, newLoginId, saveLoginState, takeLoginState } from "./login-state.js";
 import { deriveFakeRecord } from "./opaque/fake-record.js";
 import { checkKe1, checkKe3, OPAQUE_SIZES } from "./opaque/opaque-messages.js";
@@ -30,17 +38,22 @@ import { validateAll } from "./validation.js";
 
 export async function loginInit(
   deps: AuthDeps,
-  input: { username: string; ke1: Uint8Array },
+  input: { username: string; ke1: Uint8Array; deviceToken: string | null },
   meta: RequestMeta,
 ): Promise<{ loginId: string; ke2: Uint8Array; serverIdentity: string }> {
   const [username] = validateAll(
     () => normalizeUsername(input.username),
     () => checkKe1(input.ke1),
   );
+  enforce(await deps.limits.checkLoginIp(meta.ip));
   // Refuse an overloaded server's call before it spends one of the user's attempts.
   if (!deps.opaque.hasCapacity()) throw resourceExhausted(QUEUE_FULL_RETRY_MS, "the server is busy, try again shortly");
 
-  const outcome = await deps.limits.checkLogin(username, meta.ip);
+  const deviceCredentialId =
+    input.deviceToken !== null && isWellFormedDeviceToken(input.deviceToken)
+      ? await findLiveDeviceCredential(deps.db, { tokenHash: deviceTokenHash(input.deviceToken), username, now: deps.clock.now() })
+      : null;
+  const outcome = await deps.limits.checkLoginBudget(username, deviceCredentialId);
   if (!outcome.allowed && outcome.lockedOutNow) {
     await recordAudit(deps.db, {
       at: deps.clock.now(),
@@ -48,7 +61,7 @@ export async function loginInit(
       username,
       ip: meta.ip,
       userAgent: meta.userAgent,
-      details: { retryAfterSeconds: Math.ceil(outcome.retryAfterMs / 1000) },
+      details: { retryAfterSeconds: Math.ceil(outcome.retryAfterMs / 1000), known_device: deviceCredentialId !== null },
     });
   }
   enforce(outcome);
@@ -57,7 +70,7 @@ export async function loginInit(
   const record = account?.record ?? deriveFakeRecord(deps.keys.opaque.oprfSeed, username);
   const { ke2, expected } = await deps.opaque.authInit(username, input.ke1, record);
   const loginId = newLoginId();
-  await saveLoginState(deps.kv, loginId, { userId: account?.id ?? null, username, expected });
+  await saveLoginState(deps.kv, loginId, { userId: account?.id ?? null, username, deviceCredentialId, expected });
   return { loginId, ke2, serverIdentity: deps.config.serverIdentity };
 }
 
@@ -95,7 +108,7 @@ export async function loginFinish(
     throw unauthenticated("LOGIN_FAILED");
   }
 
-  await deps.limits.resetLogin(state.username);
+  await deps.limits.resetLogin(state.username, state.deviceCredentialId);
   const issued = await deps.tokens.issue(
     "login",
     { sub: state.userId, username: state.username },

@@ -11,7 +11,7 @@ import { createPendingAccount, isUsernameTaken } from "./accounts.js";
 import { newEnrollmentToken } from "./enrollment-token.js";
 import { checkRegistrationRecord, checkRegistrationRequest } from "./opaque/opaque-messages.js";
 import { QUEUE_FULL_RETRY_MS } from "./opaque/opaque-worker-pool.js";
-import { normalizeUsername } from "./username.js";
+import { normalizeNewUsername } from "./username.js";
 import { validateAll } from "./validation.js";
 
 export async function registerInit(
@@ -20,7 +20,7 @@ export async function registerInit(
   meta: RequestMeta,
 ): Promise<{ registrationResponse: Uint8Array; serverIdentity: string }> {
   const [username] = validateAll(
-    () => normalizeUsername(input.username),
+    () => normalizeNewUsername(input.username),
     () => checkRegistrationRequest(input.registrationRequest),
   );
   if (!deps.opaque.hasCapacity()) throw resourceExhausted(QUEUE_FULL_RETRY_MS, "the server is busy, try again shortly");
@@ -38,7 +38,7 @@ export async function registerFinish(
   meta: RequestMeta,
 ): Promise<{ enrollmentToken: string; enrollmentExpiresAt: Date }> {
   const [username] = validateAll(
-    () => normalizeUsername(input.username),
+    () => normalizeNewUsername(input.username),
     () => checkRegistrationRecord(input.registrationRecord),
   );
   enforce(await deps.limits.checkRegistration("finish", meta.ip));

@@ -14,6 +14,7 @@
  * silently dropped: two visibly different inputs must not become one account.
  */
 import { invalidArgument } from "../errors.js";
+import { isMixedScript } from "./username-scripts.js";
 
 export const USERNAME_MIN_CHARS = 3;
 export const USERNAME_MAX_CHARS = 64;
@@ -37,5 +38,17 @@ export function tryNormalizeUsername(raw: string): string | null {
 export function normalizeUsername(raw: string, field = "username"): string {
   const normalized = tryNormalizeUsername(raw);
   if (normalized === null) throw invalidArgument({ field, description: USERNAME_RULE });
+  return normalized;
+}
+
+export const USERNAME_SCRIPT_RULE = "must not mix writing systems (e.g. Latin with Cyrillic letters)";
+
+/**
+ * For registration only: the normalized username, refused (InvalidArgument) also when it mixes
+ * scripts (username-scripts.ts). Login keeps `normalizeUsername`, so no existing name is shut out.
+ */
+export function normalizeNewUsername(raw: string, field = "username"): string {
+  const normalized = normalizeUsername(raw, field);
+  if (isMixedScript(normalized)) throw invalidArgument({ field, description: USERNAME_SCRIPT_RULE });
   return normalized;
 }

@@ -3,9 +3,12 @@
  *
  *   1. the login token: signature, expiry, purpose "login"; claims `sub` (user id), `username`;
  *   2. claimed in the KV store for this attempt (single use, burnt after N wrong codes);
- *   3. one PostgreSQL transaction: the account (active, not locked, with TOTP), the second factor spent,
- *      the session row, its first refresh-token row, the audit entry;
- *   4. the cache entry written, so the first VerifySession needs no database.
+ *   3. one attempt reserved on the account's second-factor count (second-factor-lockout.ts):
+ *      refused with ResourceExhausted, before any code is checked, while the account is locked out;
+ *   4. one PostgreSQL transaction: the account (active, not locked, with TOTP), the second factor spent,
+ *      the session row, its first refresh-token row, a new device credential (its token is the
+ *      response's device_token, see device-credential-store.ts), the audit entry;
+ *   5. the cache entry written, so the first VerifySession needs no database.
  */
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
@@ -17,8 +20,10 @@ import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
 import type { RequestMeta } from "../transport/request-meta.js";
 import type { TokenService } from "../tokens/token-service.js";
+import { insertDeviceCredential, newDeviceToken } from "./device-credential-store.js";
 import type { LoginTokenGate } from "./login-token-gate.js";
 import { spendSecondFactor, type SecondFactor } from "./second-factor.js";
+import type { SecondFactorAttempt, SecondFactorLockout } from "./second-factor-lockout.js";
 import type { SessionCache } from "./session-cache.js";
 import { isUuid, type SessionRecord } from "./session-record.js";
 import { insertSession } from "./session-store.js";
@@ -32,9 +37,17 @@ export interface CreateSessionDeps {
   tokens: TokenService;
   sessionTokens: SessionTokens;
   gate: LoginTokenGate;
+  lockout: SecondFactorLockout;
   cache: SessionCache;
   totpEncryptionKey: Uint8Array;
   recoveryPepper: Uint8Array;
+}
+
+export interface CreatedSession {
+  session: SessionRecord;
+  tokens: TokenPairTokens;
+  /** The new device credential (see device-credential-store.ts); the token is shown only here. */
+  deviceToken: { token: string; expiresAt: Date };
 }
 
 /** Thrown inside the transaction to roll it back when the second factor is wrong. */
@@ -43,14 +56,23 @@ class WrongSecondFactor extends Error {}
 export async function createSession(
   deps: CreateSessionDeps,
   input: { loginToken: string; factor: SecondFactor; deviceName: string; meta: RequestMeta },
-): Promise<{ session: SessionRecord; tokens: TokenPairTokens }> {
+): Promise<CreatedSession> {
   const login = await deps.tokens.verify("login", input.loginToken);
   const userId = login.claims.sub;
   if (!isUuid(userId)) throw unauthenticated("TOKEN_INVALID");
+  const loginUsername = typeof login.claims.username === "string" ? login.claims.username : null;
 
   const claim = await deps.gate.claim(login.jti, login.expiresAt);
+  let attempt: SecondFactorAttempt;
+  try {
+    attempt = await deps.lockout.reserve({ userId, username: loginUsername, ip: input.meta.ip, userAgent: input.meta.userAgent });
+  } catch (error) {
+    // Locked out (or the KV store failed): the token was not at fault and stays usable.
+    await claim.release().catch((releaseError: unknown) => deps.logger.warn("could not release a login token claim", { error: releaseError }));
+    throw error;
+  }
   const now = deps.clock.now();
-  let result: { session: SessionRecord; tokens: TokenPairTokens };
+  let result: CreatedSession;
   try {
     result = await deps.db.transaction().execute(async (trx) => {
       const account = await trx
@@ -94,6 +116,15 @@ export async function createSession(
         { jti: randomUUID(), generation: 0, issuedAt: now },
       );
       await insertSession(trx, session);
+      const device = newDeviceToken();
+      const deviceExpiresAt = new Date(wholeSeconds(now).getTime() + deps.config.deviceTokenTtlSeconds * 1000);
+      await insertDeviceCredential(trx, {
+        userId: session.userId,
+        tokenHash: device.hash,
+        deviceName: session.deviceName,
+        createdAt: now,
+        expiresAt: deviceExpiresAt,
+      });
       await trx
         .insertInto("refresh_tokens")
         .values({
@@ -115,19 +146,28 @@ export async function createSession(
         userAgent: input.meta.userAgent,
         details: { device_name: session.deviceName, second_factor: input.factor.kind, jti: login.jti },
       });
-      return { session, tokens };
+      return { session, tokens, deviceToken: { token: device.token, expiresAt: deviceExpiresAt } };
     });
   } catch (error) {
     if (error instanceof WrongSecondFactor) {
       const { burnt, failures } = await claim.failed();
+      const account = await attempt.failed();
       await recordAudit(deps.db, {
         at: now,
         event: "login.failed",
         userId,
-        username: typeof login.claims.username === "string" ? login.claims.username : null,
+        username: loginUsername,
         ip: input.meta.ip,
         userAgent: input.meta.userAgent,
-        details: { reason: "second_factor", second_factor: input.factor.kind, failures, burnt, jti: login.jti },
+        details: {
+          reason: "second_factor",
+          second_factor: input.factor.kind,
+          failures,
+          burnt,
+          account_failures: account.failures,
+          account_locked_out: account.lockedOut,
+          jti: login.jti,
+        },
       });
       throw unauthenticated("SECOND_FACTOR_INVALID");
     }
@@ -137,6 +177,8 @@ export async function createSession(
     throw error;
   }
 
+  // Best effort: a count left behind only makes a later lockout come sooner, within its window.
+  await attempt.succeeded().catch((error: unknown) => deps.logger.warn("could not clear a second-factor count", { error }));
   // Best effort: the session is committed; a cache that cannot be written now is restored from
   // PostgreSQL by the first VerifySession.
   await deps.cache.fill(result.session).catch((error: unknown) => deps.logger.warn("could not cache a new session", { error }));

@@ -8,9 +8,12 @@
  * first makes that update match nothing, and the rotation rolls back).
  *
  * Presenting a used token again:
- *  - within `refreshReuseGraceSeconds` of its use (two tabs, a retry after a lost response): the
- *    SAME successor pair, re-signed byte for byte from the successor's row (see session-tokens.ts);
- *  - later: theft. One of two parties holding that token chain is an attacker and we cannot tell
+ *  - within `refreshReuseGraceSeconds` of its use (two tabs, a retry after a lost response), and
+ *    only while that successor is still unused: the SAME successor pair, re-signed byte for byte
+ *    from the successor's row (see session-tokens.ts), audited as `session.refresh_grace_reissued`.
+ *    Once the successor has been spent, the legitimate client has moved on, so whoever shows the
+ *    old token again holds a copy: that is reuse, even within the grace;
+ *  - later, or with the successor spent: theft. One of two parties holding that token chain is an attacker and we cannot tell
  *    which, so the whole session is revoked, `session.refresh_reuse_detected` audited, and the
  *    caller refused (TOKEN_REUSED).
  */
@@ -153,23 +156,12 @@ async function presentedAgain(
 
   const sinceUseMs = p.now.getTime() - used.used_at.getTime();
   if (sinceUseMs <= deps.config.refreshReuseGraceSeconds * 1000) {
-    const successor = await deps.db.selectFrom("refresh_tokens").selectAll().where("replaces_id", "=", p.jti).executeTakeFirst();
-    if (successor) {
-      const tokens = await deps.sessionTokens.issuePair(
-        { sessionId: session.id, userId: session.userId, username: session.username, sessionExpiresAt: session.expiresAt },
-        { jti: successor.id, generation: successor.generation, issuedAt: successor.issued_at },
-      );
-      if (!sameBytes(successor.token_hash, tokenHash(tokens.refresh.token))) {
-        // Only a signing-key change within the grace period gets here; the re-signed token would
-        // not be accepted later, so the caller is better off logging in again.
-        deps.logger.warn("a successor refresh token could not be reproduced", { sessionId: session.id });
-        throw unauthenticated("TOKEN_INVALID");
-      }
-      return { session, tokens, repeated: true };
-    }
+    const again = await reissueUnusedSuccessor(deps, { ...p, session });
+    if (again) return again;
   }
 
-  // Reuse after the grace: the whole session is revoked, audited in the same transaction.
+  // Reuse after the grace, or of a token whose successor is already spent: the whole session is
+  // revoked, audited in the same transaction.
   await deps.revocations.revoke({
     sessionIds: [session.id],
     reason: "refresh_reuse",
@@ -187,6 +179,44 @@ async function presentedAgain(
       }),
   });
   throw unauthenticated("TOKEN_REUSED");
+}
+
+/**
+ * Within the grace: the presented token's immediate successor, re-signed, IF that successor has not
+ * been spent. Its row is locked (FOR UPDATE) while checking and auditing, so a rotation of the
+ * successor commits either before (then this is reuse) or after this answer. Null when there is no
+ * unused successor: the caller treats the presentation as reuse.
+ */
+async function reissueUnusedSuccessor(
+  deps: RefreshDeps,
+  p: { jti: string; session: SessionRecord; now: Date; meta: RequestMeta },
+): Promise<Refreshed | null> {
+  const { session } = p;
+  return deps.db.transaction().execute(async (trx) => {
+    const successor = await trx.selectFrom("refresh_tokens").selectAll().where("replaces_id", "=", p.jti).forUpdate().executeTakeFirst();
+    if (!successor || successor.used_at !== null) return null;
+    const tokens = await deps.sessionTokens.issuePair(
+      { sessionId: session.id, userId: session.userId, username: session.username, sessionExpiresAt: session.expiresAt },
+      { jti: successor.id, generation: successor.generation, issuedAt: successor.issued_at },
+    );
+    if (!sameBytes(successor.token_hash, tokenHash(tokens.refresh.token))) {
+      // Only a signing-key change within the grace period gets here; the re-signed token would
+      // not be accepted later, so the caller is better off logging in again.
+      deps.logger.warn("a successor refresh token could not be reproduced", { sessionId: session.id });
+      throw unauthenticated("TOKEN_INVALID");
+    }
+    await recordAudit(trx, {
+      at: p.now,
+      event: "session.refresh_grace_reissued",
+      userId: session.userId,
+      sessionId: session.id,
+      username: session.username,
+      ip: p.meta.ip,
+      userAgent: p.meta.userAgent,
+      details: { jti: successor.id, generation: successor.generation, replaces_jti: p.jti },
+    });
+    return { session, tokens, repeated: true };
+  });
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

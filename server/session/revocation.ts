@@ -119,7 +119,9 @@ export class Revocations {
    * `alsoAnnounce` names sessions to tombstone even if PostgreSQL had them revoked already
    * (repairing a cache left live by an earlier failure). `before` runs first in the transaction,
    * ahead of the revocation lock (e.g. to lock the account's row, so that no session can be
-   * created for it concurrently; throwing rolls everything back). Returns the ids revoked now.
+   * created for it concurrently; throwing rolls everything back). `alsoInTransaction` runs in the
+   * same transaction after the revocation (e.g. revoking the account's device credentials).
+   * Returns the ids revoked now.
    */
   async revoke(params: {
     sessionIds?: string[];
@@ -127,6 +129,7 @@ export class Revocations {
     reason: RevocationReason;
     alsoAnnounce?: string[];
     before?: (trx: Db) => Promise<void>;
+    alsoInTransaction?: (trx: Db) => Promise<void>;
     audit?: (trx: Db, revokedIds: string[]) => Promise<void>;
   }): Promise<string[]> {
     const at = this.#clock.now();
@@ -135,6 +138,7 @@ export class Revocations {
       const couldRevoke = params.sessionIds === undefined || params.sessionIds.length > 0;
       const seq = couldRevoke ? await beginRevocation(trx) : undefined;
       const ids = await revokeSessions(trx, { sessionIds: params.sessionIds, userId: params.userId, reason: params.reason, at, seq });
+      await params.alsoInTransaction?.(trx);
       await params.audit?.(trx, ids);
       return { ids, seq };
     });

@@ -10,6 +10,7 @@ import { recoveryCodePepper } from "../auth/recovery-codes.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { LocalSessionCache } from "./local-session-cache.js";
 import { LoginTokenGate } from "./login-token-gate.js";
+import { SecondFactorLockout } from "./second-factor-lockout.js";
 import { Revocations } from "./revocation.js";
 import { RevocationFeed } from "./revocation-feed.js";
 import { SessionAuthenticator } from "./session-authenticator.js";
@@ -83,6 +84,15 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
       tokens,
       sessionTokens,
       gate: new LoginTokenGate({ kv, clock, maxFailures: config.maxSecondFactorFailures }),
+      lockout: new SecondFactorLockout({
+        kv,
+        db,
+        clock,
+        settings: {
+          maxFailures: ctx.config.rateLimits.secondFactorFailuresPerAccount,
+          windowSeconds: ctx.config.rateLimits.secondFactorFailureWindowSeconds,
+        },
+      }),
       cache,
       totpEncryptionKey: ctx.keys.totpEncryptionKey,
       recoveryPepper: recoveryCodePepper(ctx.keys.totpEncryptionKey),

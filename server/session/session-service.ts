@@ -26,6 +26,8 @@ import { clientNetwork } from "../auth/attempt-limits.js";
 import { requestMeta } from "../transport/request-meta.js";
 import { bearerToken } from "./bearer.js";
 import { createSession, type CreateSessionDeps } from "./create-session.js";
+import { clearDeviceCookie, setDeviceCookie } from "./device-cookie.js";
+import { revokeDeviceCredentials } from "./device-credential-store.js";
 import { normalizeDeviceName } from "./device-name.js";
 import { clearRefreshCookie, isWebClient, refreshTokenFromCookie, setRefreshCookie } from "./refresh-cookie.js";
 import { refreshSession, type RefreshDeps } from "./refresh-rotation.js";
@@ -74,13 +76,16 @@ export function createSessionService(deps: SessionServiceDeps, scope: Revocation
       if (req.loginToken === "") throw invalidArgument({ field: "login_token", description: "is required" });
       const factor = parseSecondFactor(req.secondFactor);
       const deviceName = normalizeDeviceName(req.deviceName);
-      const { session, tokens } = await createSession(deps.create, {
+      const { session, tokens, deviceToken } = await createSession(deps.create, {
         loginToken: req.loginToken,
         factor,
         deviceName,
         meta: requestMeta(ctx),
       });
-      return { session: sessionMessage(session, true), tokens: deliverPair(ctx, tokens) };
+      // Browser mode: the device credential, like the refresh token, goes in an HttpOnly cookie.
+      const web = isWebClient(ctx.requestHeader);
+      if (web) setDeviceCookie(ctx.responseHeader, deviceToken.token, deviceToken.expiresAt, deps.clock.now());
+      return { session: sessionMessage(session, true), tokens: deliverPair(ctx, tokens), deviceToken: web ? "" : deviceToken.token };
     },
 
     async verifySession(req) {
@@ -106,11 +111,19 @@ export function createSessionService(deps: SessionServiceDeps, scope: Revocation
     async logout(req, ctx) {
       const { session } = await authenticateBearer(ctx);
       const meta = requestMeta(ctx);
+      const at = deps.clock.now();
+      let devicesRevoked = 0;
       await deps.revocations.revoke({
         sessionIds: req.allSessions ? undefined : [session.id],
         userId: session.userId,
         reason: req.allSessions ? "logout_all" : "logout",
         alsoAnnounce: [session.id],
+        // "Log out everywhere" also ends every device's own login budget, in the same transaction.
+        alsoInTransaction: req.allSessions
+          ? async (trx) => {
+              devicesRevoked = await revokeDeviceCredentials(trx, { userId: session.userId, at });
+            }
+          : undefined,
         audit: (trx, revokedIds) =>
           recordAudit(trx, {
             at: deps.clock.now(),
@@ -120,10 +133,13 @@ export function createSessionService(deps: SessionServiceDeps, scope: Revocation
             username: session.username,
             ip: meta.ip,
             userAgent: meta.userAgent,
-            details: { all_sessions: req.allSessions, sessions_ended: revokedIds.length },
+            details: { all_sessions: req.allSessions, sessions_ended: revokedIds.length, devices_revoked: devicesRevoked },
           }),
       });
-      if (isWebClient(ctx.requestHeader)) clearRefreshCookie(ctx.responseHeader);
+      if (isWebClient(ctx.requestHeader)) {
+        clearRefreshCookie(ctx.responseHeader);
+        if (req.allSessions) clearDeviceCookie(ctx.responseHeader);
+      }
       return {};
     },
 

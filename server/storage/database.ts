@@ -18,6 +18,8 @@ export interface UsersTable {
   id: Generated<string>;
   /** Normalized (NFKC, lower-case); unique. */
   username: string;
+  /** UTS #39 confusable skeleton of the username (auth/username-skeleton.ts); look-alikes share it. */
+  username_skeleton: ColumnType<string | null, string | null | undefined, string | null>;
   status: UserStatus;
   /** Serialized OPAQUE RegistrationRecord: not a password hash, useless without the OPRF seed. */
   opaque_record: Bytes;
@@ -80,6 +82,23 @@ export interface RefreshTokensTable {
   used_at: NullableTimestamp;
 }
 
+/**
+ * A device that logged in (CreateSession's device_token): its own LoginInit attempt budget.
+ * Live while not revoked and not past `expires_at`.
+ */
+export interface DeviceCredentialsTable {
+  id: Generated<string>;
+  user_id: string;
+  /** SHA-256 of the device token (the token itself is never stored). */
+  token_hash: Bytes;
+  /** The session's device name when it was issued (for people reading the table). */
+  device_name: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  /** Set by "log out everywhere" (and, later, a password change). */
+  revoked_at: NullableTimestamp;
+}
+
 /** What happened, when, from where. Never a secret. */
 export interface AuditLogTable {
   id: Generated<string>;
@@ -109,6 +128,7 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
+  device_credentials: DeviceCredentialsTable;
   audit_log: AuditLogTable;
 }
 

@@ -9,11 +9,15 @@ import type { Db } from "./database.js";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-revocation-feed.js";
 import * as m0003 from "./migrations/0003-account-locks.js";
+import * as m0004 from "./migrations/0004-device-credentials.js";
+import * as m0005 from "./migrations/0005-username-skeleton.js";
 
 const MIGRATIONS: Record<string, Migration> = {
   "0001-initial": m0001,
   "0002-revocation-feed": m0002,
   "0003-account-locks": m0003,
+  "0004-device-credentials": m0004,
+  "0005-username-skeleton": m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

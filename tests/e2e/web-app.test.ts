@@ -190,8 +190,10 @@ describeInChromium(chromiumAvailable ? "web app in Chromium" : CHROMIUM_MISSING_
     expect(await page.locator(".device-slot .badge").textContent()).toBe("This device");
     await expectNoReadableToken(page);
     const cookies = await laptop.cookies();
-    expect(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite, path: c.path }))).toEqual([
-      { name: "cypher_refresh", httpOnly: true, secure: true, sameSite: "Strict", path: "/cypher.session.v1.SessionService/" },
+    const shape = (c: (typeof cookies)[number]) => ({ name: c.name, httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite, path: c.path });
+    expect(cookies.map(shape).sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+      { name: "__Host-cypher_device", httpOnly: true, secure: true, sameSite: "Strict", path: "/" },
+      { name: "__Host-cypher_refresh", httpOnly: true, secure: true, sameSite: "Strict", path: "/" },
     ]);
 
     // A second device logs in with a recovery code; the first sees it and logs it out.

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ManualClock } from "../../server/clock.js";
 import { generateKeyMaterial } from "../../server/keys/load-key-material.js";
+import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { totpCodeAt } from "../../server/auth/totp.js";
 import { REVOCATION_CHANNEL } from "../../server/session/revocation.js";
 import { RedisKeyValueStore } from "../../server/storage/kv/redis-key-value-store.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
@@ -146,6 +148,30 @@ if (!databaseUrl || !redisUrl) {
         for (const token of [accessToken, rotated.tokens!.accessToken]) {
           await expectRpcError(i.h.client.verifySession({ accessToken: token }), Code.Unauthenticated, "TOKEN_REVOKED");
         }
+      }
+    });
+
+    it("shares the per-account cap on wrong second factors between the instances", async () => {
+      const user = await createActiveUser(a.ctx);
+      const now = a.ctx.clock.now().getTime();
+      const valid = new Set(await Promise.all([-1, 0, 1].map((k) => totpCodeAt(user.totpSecret, new Date(now + k * 30_000)))));
+      const wrong = ["111111", "222222", "333333"].find((c) => !valid.has(c))!;
+      // Ten wrong codes, alternating instances, each on a fresh login token.
+      for (let i = 0; i < 10; i++) {
+        const { h } = i % 2 === 0 ? a : b;
+        await expectRpcError(
+          h.client.createSession({ loginToken: await h.loginToken(user), secondFactor: { case: "totpCode", value: wrong } }),
+          Code.Unauthenticated,
+          "SECOND_FACTOR_INVALID",
+        );
+      }
+      // The right code is now refused on both, with RetryInfo.
+      for (const { h } of [a, b]) {
+        const refused = await expectRpcError(
+          h.client.createSession({ loginToken: await h.loginToken(user), secondFactor: { case: "totpCode", value: await h.totp(user) } }),
+          Code.ResourceExhausted,
+        );
+        expect(refused.findDetails(RetryInfoSchema)).toHaveLength(1);
       }
     });
   });

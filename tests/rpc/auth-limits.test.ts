@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 /** An AuthService over the same storage with other limits or another worker pool. */
-async function serviceWith(options: { limits?: Partial<LoginLimitSettings>; threads?: number; maxQueued?: number }): Promise<AuthClient> {
+async function serviceWith(options: { limits?: Partial<LoginLimitSettings>; threads?: number; maxQueued?: number; busy?: boolean }): Promise<AuthClient> {
   const pool = await OpaqueWorkerPool.start({
     threads: options.threads ?? 1,
     maxQueued: options.maxQueued ?? 64,
@@ -50,7 +50,8 @@ async function serviceWith(options: { limits?: Partial<LoginLimitSettings>; thre
   const deps: AuthDeps = {
     ...h.ctx,
     tokens: h.tokens,
-    opaque: pool,
+    // `busy`: a server whose OPAQUE queue is full for the whole test.
+    opaque: options.busy ? Object.assign(Object.create(pool) as OpaqueWorkerPool, { hasCapacity: () => false }) : pool,
     limits: new AttemptLimits(h.ctx.kv, h.ctx.clock, { ...h.ctx.config.rateLimits, ...options.limits }),
     recoveryCodePepper: recoveryCodePepper(h.ctx.keys.totpEncryptionKey),
   };
@@ -175,6 +176,21 @@ describe("limits per client IP", () => {
 });
 
 describe("overload", () => {
+  it("refuses a client over its per-IP limit before the queue-capacity check, and counts its calls while the server is busy", async () => {
+    const client = await serviceWith({ busy: true, limits: { loginAttemptsPerIp: 3, loginIpWindowSeconds: 60 } });
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) {
+      const error = await expectCode(client.loginInit({ username: `flood-${i}`, ke1 }, from("10.7.99.1")), Code.ResourceExhausted);
+      outcomes.push(`${error.rawMessage} (${retryDelayMsOf(error)} ms)`);
+    }
+    // The first three are within the per-IP limit and meet the full queue; from the fourth on the
+    // client is over its limit, and told so (not invited back in a second as "busy").
+    expect(outcomes).toEqual([
+      ...Array(3).fill("the server is busy, try again shortly (1000 ms)"),
+      ...Array(2).fill("too many attempts, try again later (60000 ms)"),
+    ]);
+  });
+
   it("answers ResourceExhausted with RetryInfo when every OPAQUE worker is busy and the queue is full", async () => {
     const client = await serviceWith({ threads: 1, maxQueued: 1 });
     const results = await Promise.allSettled(

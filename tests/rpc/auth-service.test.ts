@@ -205,9 +205,38 @@ describe("usernames", () => {
       await expectCode(h.client.loginInit({ username: bad, ke1 }), Code.InvalidArgument);
     }
     // Letters of any script (with their combining marks), digits, and the four symbols are fine.
-    for (const good of ["dmitri.иванов", "ज्योति", "user@example.com", "a-b_c.d", "x".repeat(64)]) {
+    for (const good of ["дмитрий.иванов", "山田たろう", "ज्योति", "user@example.com", "a-b_c.d", "x".repeat(64)]) {
       await expect(h.client.registerInit({ username: good, registrationRequest: ke1.subarray(0, 33) })).resolves.toBeDefined();
     }
+  });
+});
+
+describe("look-alike usernames (UTS #39)", () => {
+  it("refuse a name that mixes scripts with InvalidArgument, at RegisterInit and RegisterFinish; login is unaffected", async () => {
+    const ke1 = await someKe1();
+    const record = new Uint8Array(129);
+    record.set(ke1.subarray(0, 33));
+    for (const mixed of ["pаypal", "ivan.иван", "αlpha"]) {
+      const init = await expectCode(h.client.registerInit({ username: mixed, registrationRequest: ke1.subarray(0, 33) }), Code.InvalidArgument);
+      expect(violationsOf(init)).toEqual([{ field: "username", description: expect.stringContaining("mix") }]);
+      await expectCode(h.client.registerFinish({ username: mixed, registrationRecord: record }), Code.InvalidArgument);
+      await expect(h.client.loginInit({ username: mixed, ke1 })).resolves.toBeDefined();
+    }
+  });
+
+  it("refuse a name whose confusable skeleton equals an existing account's, like a taken name", async () => {
+    const ke1 = await someKe1();
+    const record = new Uint8Array(129);
+    record.set(ke1.subarray(0, 33));
+    await register(h.client, "mike.lookalike", "pw");
+    await register(h.client, "асе", "pw"); // Cyrillic а, с, е
+    // "rn" looks like "m"; all-Latin "ace" looks like the Cyrillic name.
+    for (const lookalike of ["rnike.lookalike", "ace"]) {
+      const init = await expectCode(h.client.registerInit({ username: lookalike, registrationRequest: ke1.subarray(0, 33) }), Code.AlreadyExists);
+      expect(init.rawMessage).toBe("username is taken");
+      await expectCode(h.client.registerFinish({ username: lookalike, registrationRecord: record }), Code.AlreadyExists);
+    }
+    expect(await userRow("rnike.lookalike")).toBeUndefined();
   });
 });
 

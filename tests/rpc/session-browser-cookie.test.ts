@@ -1,6 +1,7 @@
 /**
- * Browser cookie mode (`x-cypher-client: web`): the refresh token travels only in an HttpOnly,
- * Secure, SameSite=Strict cookie scoped to SessionService, never in a response body.
+ * Browser cookie mode (`x-cypher-client: web`): the refresh token and the device credential travel
+ * only in HttpOnly, Secure, SameSite=Strict `__Host-` cookies (Path=/, no Domain, so a sibling
+ * subdomain cannot shadow them), never in a response body.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
@@ -43,29 +44,38 @@ describe("browser cookie mode", () => {
     expect(created.tokens!.refreshToken).toBe("");
     expect(created.tokens!.accessToken).not.toBe("");
     expect(created.tokens!.refreshTokenExpiresAt).toBeDefined();
-    const cookies = headers.getSetCookie();
-    expect(cookies).toHaveLength(1);
-    const cookie = parseSetCookie(cookies[0]!);
-    expect(cookie.name).toBe("cypher_refresh");
+    expect(created.deviceToken).toBe("");
+    const cookies = headers.getSetCookie().map(parseSetCookie);
+    expect(cookies.map((c) => c.name).sort()).toEqual(["__Host-cypher_device", "__Host-cypher_refresh"]);
+    const cookie = cookies.find((c) => c.name === "__Host-cypher_refresh")!;
     expect(cookie.attributes).toEqual({
       httponly: true,
       secure: true,
       samesite: "Strict",
-      path: "/cypher.session.v1.SessionService/",
+      path: "/",
       "max-age": String(ctx.config.tokens.refreshTtlSeconds),
     });
+    const device = cookies.find((c) => c.name === "__Host-cypher_device")!;
+    expect(device.attributes).toEqual({
+      httponly: true,
+      secure: true,
+      samesite: "Strict",
+      path: "/",
+      "max-age": String(ctx.config.tokens.deviceTokenTtlSeconds),
+    });
+    expect(device.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
     await expect(h.tokens.verify("refresh", cookie.value)).resolves.toMatchObject({ claims: { gen: 0 } });
 
     // RefreshSession with an empty field reads the cookie and sets the next one.
     ctx.clock.advance(60_000);
-    const refreshed = await h.client.refreshSession({}, callOptions({ ...WEB, cookie: `theme=dark; cypher_refresh=${cookie.value}` }, (hd) => (headers = hd)));
+    const refreshed = await h.client.refreshSession({}, callOptions({ ...WEB, cookie: `theme=dark; __Host-cypher_refresh=${cookie.value}` }, (hd) => (headers = hd)));
     expect(refreshed.tokens!.refreshToken).toBe("");
     const next = parseSetCookie(headers.getSetCookie()[0]!);
     expect(next.value).not.toBe(cookie.value);
     await expect(h.tokens.verify("refresh", next.value)).resolves.toMatchObject({ claims: { gen: 1 } });
     // The cookie carried the same single-use token as a body would: spent now.
     ctx.clock.advance(60_000);
-    await expectRpcError(h.client.refreshSession({}, callOptions({ ...WEB, cookie: `cypher_refresh=${cookie.value}` })), Code.Unauthenticated, "TOKEN_REUSED");
+    await expectRpcError(h.client.refreshSession({}, callOptions({ ...WEB, cookie: `__Host-cypher_refresh=${cookie.value}` })), Code.Unauthenticated, "TOKEN_REUSED");
   });
 
   it("clears the cookie on Logout", async () => {
@@ -73,13 +83,31 @@ describe("browser cookie mode", () => {
     const { accessToken } = await h.login(user);
     let headers = new Headers();
     await h.client.logout({}, { ...bearer(accessToken, WEB), onHeader: (hd: Headers) => (headers = hd) });
-    const cleared = parseSetCookie(headers.getSetCookie()[0]!);
-    expect(cleared).toMatchObject({ name: "cypher_refresh", value: "", attributes: { "max-age": "0", path: "/cypher.session.v1.SessionService/" } });
+    expect(headers.getSetCookie().map(parseSetCookie)).toEqual([
+      { name: "__Host-cypher_refresh", value: "", attributes: { httponly: true, secure: true, samesite: "Strict", path: "/", "max-age": "0" } },
+    ]);
+  });
+
+  it("clears the device cookie too on Logout with all_sessions", async () => {
+    const user = await createActiveUser(ctx);
+    const { accessToken } = await h.login(user);
+    let headers = new Headers();
+    await h.client.logout({ allSessions: true }, { ...bearer(accessToken, WEB), onHeader: (hd: Headers) => (headers = hd) });
+    expect(headers.getSetCookie().map((c) => parseSetCookie(c)).map((c) => [c.name, c.value, c.attributes["max-age"]])).toEqual([
+      ["__Host-cypher_refresh", "", "0"],
+      ["__Host-cypher_device", "", "0"],
+    ]);
+  });
+
+  it("no longer reads the refresh token from the old, shadowable cookie name", async () => {
+    const user = await createActiveUser(ctx);
+    const { refreshToken } = await h.login(user);
+    await expectRpcError(h.client.refreshSession({}, callOptions({ ...WEB, cookie: `cypher_refresh=${refreshToken}` })), Code.Unauthenticated, "TOKEN_INVALID");
   });
 
   it("answers Unauthenticated to a web RefreshSession without the cookie", async () => {
     await expectRpcError(h.client.refreshSession({}, callOptions(WEB)), Code.Unauthenticated, "TOKEN_INVALID");
-    await expectRpcError(h.client.refreshSession({}, callOptions({ ...WEB, cookie: "cypher_refresh=" })), Code.Unauthenticated, "TOKEN_INVALID");
+    await expectRpcError(h.client.refreshSession({}, callOptions({ ...WEB, cookie: "__Host-cypher_refresh=" })), Code.Unauthenticated, "TOKEN_INVALID");
   });
 
   it("leaves other clients' responses without cookies", async () => {
@@ -90,6 +118,7 @@ describe("browser cookie mode", () => {
       callOptions({}, (hd) => (headers = hd)),
     );
     expect(res.tokens!.refreshToken).not.toBe("");
+    expect(res.deviceToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(headers.getSetCookie()).toEqual([]);
   });
 });

@@ -56,7 +56,7 @@ describe("Logout, ListSessions, RevokeSession", () => {
     expect(row.revoked_reason).toBe("logout");
     const audit = await ctx.db.selectFrom("audit_log").selectAll().where("event", "=", "session.logged_out").where("user_id", "=", user.id).execute();
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ session_id: laptop!.sessionId, ip: TEST_IP, user_agent: TEST_USER_AGENT, details: { all_sessions: false, sessions_ended: 1 } });
+    expect(audit[0]).toMatchObject({ session_id: laptop!.sessionId, ip: TEST_IP, user_agent: TEST_USER_AGENT, details: { all_sessions: false, sessions_ended: 1, devices_revoked: 0 } });
   });
 
   it("Logout with all_sessions ends every session of the account, and no one else's", async () => {
@@ -71,7 +71,11 @@ describe("Logout, ListSessions, RevokeSession", () => {
     }
     await h.client.verifySession({ accessToken: theirs.accessToken });
     const audit = await ctx.db.selectFrom("audit_log").select("details").where("event", "=", "session.logged_out").where("user_id", "=", user.id).execute();
-    expect(audit.map((a) => a.details)).toEqual([{ all_sessions: true, sessions_ended: 3 }]);
+    expect(audit.map((a) => a.details)).toEqual([{ all_sessions: true, sessions_ended: 3, devices_revoked: 3 }]);
+    // The account's device credentials went with them; the bystander's did not.
+    const devices = await ctx.db.selectFrom("device_credentials").select(["user_id", "revoked_at"]).where("user_id", "in", [user.id, bystander.id]).execute();
+    expect(devices.filter((d) => d.user_id === user.id).map((d) => d.revoked_at !== null)).toEqual([true, true, true]);
+    expect(devices.filter((d) => d.user_id === bystander.id).map((d) => d.revoked_at)).toEqual([null]);
   });
 
   it("ListSessions lists the live sessions newest first with the caller's marked current", async () => {

@@ -82,6 +82,32 @@ describe("RefreshSession", () => {
     await h.client.refreshSession({ refreshToken: first.tokens!.refreshToken });
   });
 
+  it("audits every re-issue within the grace period", async () => {
+    const user = await createActiveUser(ctx);
+    const { sessionId, refreshToken } = await h.login(user);
+    const first = await h.client.refreshSession({ refreshToken });
+    await h.client.refreshSession({ refreshToken }, callOptions());
+    await h.client.refreshSession({ refreshToken }, callOptions());
+    const successorJti = (await h.tokens.verify("refresh", first.tokens!.refreshToken)).jti;
+    const audit = await ctx.db.selectFrom("audit_log").selectAll().where("session_id", "=", sessionId).where("event", "=", "session.refresh_grace_reissued").execute();
+    expect(audit).toHaveLength(2);
+    expect(audit[0]).toMatchObject({ user_id: user.id, ip: TEST_IP, details: { jti: successorJti, generation: 1 } });
+  });
+
+  it("treats a rotated token shown again within the grace as reuse once its successor has been spent", async () => {
+    const user = await createActiveUser(ctx);
+    const stolen = await h.login(user);
+    const rotated = await h.client.refreshSession({ refreshToken: stolen.refreshToken });
+    // The legitimate client moves on: the successor is spent.
+    const next = await h.client.refreshSession({ refreshToken: rotated.tokens!.refreshToken });
+    ctx.clock.advance(1_000);
+    // A copy of the first token, still within its grace, gets nothing but a revoked session.
+    await expectRpcError(h.client.refreshSession({ refreshToken: stolen.refreshToken }, callOptions()), Code.Unauthenticated, "TOKEN_REUSED");
+    await expectRpcError(h.client.verifySession({ accessToken: next.tokens!.accessToken }), Code.Unauthenticated, "TOKEN_REVOKED");
+    const audit = await ctx.db.selectFrom("audit_log").select("event").where("session_id", "=", stolen.sessionId).where("event", "in", ["session.refresh_reuse_detected", "session.refresh_grace_reissued"]).execute();
+    expect(audit.map((a) => a.event)).toEqual(["session.refresh_reuse_detected"]);
+  });
+
   it("treats reuse after the grace period as theft: the whole session is revoked and audited", async () => {
     const user = await createActiveUser(ctx);
     const stolen = await h.login(user);
@@ -128,7 +154,7 @@ describe("RefreshSession", () => {
     // Empty field, no browser cookie: nothing was presented.
     await expectRpcError(h.client.refreshSession({ refreshToken: "" }), Code.Unauthenticated, "TOKEN_INVALID");
     // A cookie is only read from the web client.
-    await expectRpcError(h.client.refreshSession({}, callOptions({ cookie: `cypher_refresh=${refreshToken}` })), Code.Unauthenticated, "TOKEN_INVALID");
+    await expectRpcError(h.client.refreshSession({}, callOptions({ cookie: `__Host-cypher_refresh=${refreshToken}` })), Code.Unauthenticated, "TOKEN_INVALID");
 
     const start = ctx.clock.now().getTime();
     ctx.clock.advance(ctx.config.tokens.refreshTtlSeconds * 1000 + 1000);

@@ -77,7 +77,7 @@ export function databaseContract(backend: DatabaseBackend): void {
     });
 
     it("applies the migrations to an empty database, and a second run applies nothing", async () => {
-      expect(firstMigration).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks"]);
+      expect(firstMigration).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks", "0004-device-credentials", "0005-username-skeleton"]);
       expect(await migrateToLatest(db)).toEqual([]);
       const { rows } = await sql<{ table_name: string }>`
         select table_name from information_schema.tables

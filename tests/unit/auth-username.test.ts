@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CypherError } from "../../server/errors.js";
-import { normalizeUsername, tryNormalizeUsername } from "../../server/auth/username.js";
+import { normalizeNewUsername, normalizeUsername, tryNormalizeUsername } from "../../server/auth/username.js";
 
 describe("username normalization", () => {
   it("folds compatibility forms and case, so one person cannot be two accounts", () => {
@@ -40,5 +40,30 @@ describe("username normalization", () => {
       expect(error).toBeInstanceOf(CypherError);
       expect((error as CypherError).details.violations).toEqual([{ field: "username", description: expect.stringContaining("3-64") }]);
     }
+  });
+});
+
+describe("look-alike rules (UTS #39)", () => {
+  it("computes the confusable skeleton: look-alikes share it, different names do not", async () => {
+    const { usernameSkeleton } = await import("../../server/auth/username-skeleton.js");
+    expect(usernameSkeleton("paypal")).toBe(usernameSkeleton("раураl")); // Cyrillic р, а, у
+    expect(usernameSkeleton("mike")).toBe(usernameSkeleton("rnike"));
+    expect(usernameSkeleton("alice")).not.toBe(usernameSkeleton("alicia"));
+  });
+
+  it("refuses mixed scripts except the highly restrictive profile's East Asian combinations, in the server and the web client alike", async () => {
+    const { isMixedScript } = await import("../../server/auth/username-scripts.js");
+    const { newUsernameProblem } = await import("../../web/src/client/username.js");
+    const cases: [string, boolean][] = [
+      ["alice", false], ["user_12.x@y", false], ["дмитрий", false], ["δοκιμή", false], ["ज्योति", false],
+      ["山田たろう", false], ["tanaka田中カナ", false], ["kim김철수", false], ["ㄅㄆ中文abc", false],
+      ["pаypal", true], ["ivan.иван", true], ["αlpha", true], ["かな김", true], ["abcไทย", true],
+    ];
+    for (const [name, mixed] of cases) {
+      expect(isMixedScript(name), name).toBe(mixed);
+      expect(newUsernameProblem(name) !== null, `web: ${name}`).toBe(mixed);
+    }
+    expect(() => normalizeNewUsername("pаypal")).toThrow(CypherError);
+    expect(normalizeUsername("pаypal")).toBe("pаypal"); // login still takes it
   });
 });

@@ -9,7 +9,7 @@ import type { CypherClients } from "./clients.js";
 import { FlowError } from "./flow-error.js";
 import { opaqueConfig, parseServerMessage, unwrap } from "./opaque.js";
 import { passwordProblem } from "./password.js";
-import { normalizeUsername, usernameProblem } from "./username.js";
+import { newUsernameProblem, normalizeUsername } from "./username.js";
 
 /** A registered account waiting for its TOTP enrollment. The token is a secret: memory only. */
 export interface PendingEnrollment {
@@ -27,7 +27,7 @@ export interface TotpSetup {
 
 export async function register(clients: CypherClients, username: string, password: string): Promise<PendingEnrollment> {
   const normalized = normalizeUsername(username);
-  const badUsername = usernameProblem(normalized);
+  const badUsername = newUsernameProblem(normalized);
   if (badUsername !== null) throw new FlowError("invalid-username", badUsername);
   const badPassword = passwordProblem(password);
   if (badPassword !== null) throw new FlowError("invalid-password", badPassword);

@@ -4,6 +4,8 @@
  * Unicode form would derive a different OPRF key and no password would ever match.
  */
 
+import { isMixedScript } from "../../../server/auth/username-scripts.js";
+
 export const USERNAME_MIN_LENGTH = 3;
 export const USERNAME_MAX_LENGTH = 64;
 
@@ -27,5 +29,17 @@ export function usernameProblem(normalized: string): string | null {
   if (!USERNAME_PATTERN.test(normalized)) {
     return "Use only letters, digits, dots, dashes, underscores and @ in your username.";
   }
+  return null;
+}
+
+/**
+ * For a new account: also refuses names that mix writing systems, with the server's own rule
+ * (server/auth/username-scripts.ts, pure code bundled in as is). Login does not check this, so a
+ * name registered before the rule still logs in.
+ */
+export function newUsernameProblem(normalized: string): string | null {
+  const problem = usernameProblem(normalized);
+  if (problem !== null) return problem;
+  if (isMixedScript(normalized)) return "Use letters of one writing system in your username (not, say, Latin mixed with Cyrillic).";
   return null;
 }

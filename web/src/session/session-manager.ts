@@ -2,7 +2,7 @@
  * The browser's session: who is logged in and the access token that proves it.
  *
  * - The access token lives in this object only (never in storage, never in a cookie the page can
- *   read). The refresh token lives only in the HttpOnly `cypher_refresh` cookie, which the browser
+ *   read). The refresh token lives only in the HttpOnly `__Host-cypher_refresh` cookie, which the browser
  *   attaches to RefreshSession by itself.
  * - The token is refreshed at 70–80 % of its lifetime (random jitter). With several tabs open, the
  *   refresh runs under one Web Lock, so exactly one tab spends the cookie; it shares the new token
