@@ -12,7 +12,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import calculateSlot from "cluster-key-slot";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { bearer, cypherClients, login, registerUser, type Clients, type Tokens, type User } from "../../bench/support/cypher-user.js";
@@ -24,8 +23,8 @@ import { RedisClusterKeyValueStore } from "../../server/storage/kv/redis-cluster
 import { GENEROUS_LIMITS } from "../hardening/support/hardening-server.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
 import { OwnRedisCluster } from "./support/own-redis-cluster.js";
+import { codeOf, verifyUnderLoad } from "./support/verify-load.js";
 
-const codeOf = (e: unknown) => (e === undefined ? "OK" : Code[ConnectError.from(e).code]);
 
 if (!TEST_DATABASE_URL || !process.env.TEST_REDIS_URL) {
   describe.skip("fault: a Redis Cluster master killed (set TEST_DATABASE_URL and TEST_REDIS_URL to run)", () => {
@@ -70,18 +69,8 @@ if (!TEST_DATABASE_URL || !process.env.TEST_REDIS_URL) {
       const heard: string[] = [];
       await watcher.subscribe(REVOCATION_CHANNEL, (m) => heard.push(m));
 
-      const outcomes = new Map<string, number>();
-      let running = true;
-      const load = (async () => {
-        while (running) {
-          await Promise.all(
-            sessions.map(async (s) => {
-              const e = await c.session.verifySession({ accessToken: s.accessToken }).then(() => undefined, (err: unknown) => err);
-              outcomes.set(codeOf(e), (outcomes.get(codeOf(e)) ?? 0) + 1);
-            }),
-          );
-        }
-      })();
+      const load = verifyUnderLoad(c, sessions);
+      const outcomes = load.outcomes;
 
       try {
         const channelSlot = calculateSlot("cypher:channels");
@@ -110,8 +99,7 @@ if (!TEST_DATABASE_URL || !process.env.TEST_REDIS_URL) {
         const refused = await c.session.verifySession({ accessToken: revoked.accessToken }).then(() => undefined, (e: unknown) => e);
         expect(codeOf(refused)).toBe("Unauthenticated");
       } finally {
-        running = false;
-        await load;
+        await load.stop();
       }
       // VerifySession never failed for a live session, before, during or after the failover.
       expect([...outcomes.keys()].filter((k) => k !== "OK"), JSON.stringify([...outcomes])).toEqual([]);
