@@ -3,7 +3,8 @@
  *
  * Processes, so that the server's figures hold only the server's own work:
  *  - SERVER (bench/measured-server.ts): Cypher as `npm start` runs it (compiled by
- *    server/build-server.ts); real PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (a
+ *    server/build-server.ts); real PostgreSQL and Redis when DATABASE_URL / REDIS_URL (or the
+ *    REDIS_CLUSTER_* variables, for a Redis Cluster) are set (a
  *    fresh schema `cypher_bench_<random>` in that database, dropped afterwards), embedded PGlite and
  *    in-process state otherwise. LOG_LEVEL=info (to /dev/null: a JSON line per call on the public
  *    port; on the internal port per failed call, successful ones counted into a summary line a
@@ -321,6 +322,10 @@ async function main(): Promise<void> {
     LOG_LEVEL: env.BENCH_LOG_LEVEL ?? "info",
     DATABASE_URL: databaseUrl,
     REDIS_URL: env.REDIS_URL,
+    REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES,
+    REDIS_CLUSTER_USERNAME: env.REDIS_CLUSTER_USERNAME,
+    REDIS_CLUSTER_PASSWORD: env.REDIS_CLUSTER_PASSWORD,
+    REDIS_CLUSTER_TLS: env.REDIS_CLUSTER_TLS,
     // The bench measures cost, not the attempt limits: keep them out of the way.
     LOGIN_MAX_ATTEMPTS_PER_IP: "1000000",
     LOGIN_MAX_FAILURES_PER_USERNAME: "100",
@@ -504,7 +509,7 @@ Written by \`npm run bench\` (bench/run.ts) on ${machine.date}. Re-run it to rep
 
 - CPU: ${machine.cpu}, ${machine.cores} cores available; ${fmt(machine.memoryGb, 0)} GB RAM; ${machine.os}
 - Node ${machine.node}; load average (1, 5, 15 min) at start: ${machine.load}, at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (other work on the machine shows up here)
-- Storage: ${ports.storage.database === "postgresql" ? "PostgreSQL" : ports.storage.database}, ${ports.storage.kv === "redis" ? "Redis" : "in-process KV"}
+- Storage: ${ports.storage.database === "postgresql" ? "PostgreSQL" : ports.storage.database}, ${ports.storage.kv === "redis" ? "Redis" : ports.storage.kv === "redis cluster" ? "Redis Cluster" : "in-process KV"}
 - Load: ${CONNECTIONS} HTTP/2 connections × ${STREAMS} concurrent streams, closed loop, unary gRPC from a separate process (bench/h2-connection.ts: HTTP/2 frames written straight to the socket, headers HPACK-indexed as real clients send them); ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s measured per phase. Server, baselines and load share the same ${machine.cores} cores.
 - Server: Cypher as \`npm start\` runs it, LOG_LEVEL=${serverEnv.LOG_LEVEL}, logs to /dev/null (a JSON line per call on the public port; on the internal port a line per failed call, and successful calls counted into a summary line per method a minute); attempt limits raised for the login phase.
 - "hot": the ${sessions.length} access tokens of the login phase, cycled. "cold": ${fmt(COLD_TOKENS, 0)} tokens per port minted for those sessions (Ed25519, same format), each sent once: every call is a signature check; the sessions themselves are live and known.

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     LOGIN_MAX_ATTEMPTS_PER_IP: "1000000",
     LOGIN_BACKOFF_BASE_MS: "0",
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name === "REDIS_URL" || name.startsWith("REDIS_CLUSTER_"))),
   }, { entry: path.join(build.outDir, "server", "main.js") });
   const c = cypherClients(createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "2", useBinaryFormat: true }));
   console.log(`server pid ${server.pid} on ${server.baseUrl}; ${SECONDS} s, ${WINDOW_SECONDS} s windows, ${CONCURRENCY} workers, ${USERS} users`);

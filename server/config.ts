@@ -28,6 +28,8 @@ export interface Config {
   publicHosts: string[];
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** Redis Cluster instead of one Redis (REDIS_CLUSTER_*); exclusive with redisUrl. */
+  redisCluster: RedisClusterConfig | undefined;
   dataDir: string;
   logLevel: LogLevel;
   tls: { certFile: string; keyFile: string } | undefined;
@@ -103,6 +105,17 @@ export interface Config {
     secondFactorFailureWindowSeconds: number;
   };
 }
+
+export interface RedisClusterConfig {
+  /** Seed nodes; the client learns the rest of the cluster from them. */
+  nodes: { host: string; port: number }[];
+  username: string | undefined;
+  password: string | undefined;
+  tls: boolean;
+}
+
+/** Every REDIS_ variable Cypher reads: any other is a misspelling and stops the start. */
+const KNOWN_REDIS_VARIABLES = ["REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_CLUSTER_USERNAME", "REDIS_CLUSTER_PASSWORD", "REDIS_CLUSTER_TLS"];
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -227,6 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicHosts,
     databaseUrl: r.url("DATABASE_URL", ["postgres:", "postgresql:"]),
     redisUrl: r.url("REDIS_URL", ["redis:", "rediss:"]),
+    redisCluster: readRedisCluster(r, env),
     dataDir: path.resolve(r.string("DATA_DIR") ?? "./.data"),
     logLevel: logLevel as LogLevel,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
@@ -288,6 +302,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.grpcPort !== null && config.grpcPort !== 0 && config.grpcPort === config.port) {
     r.problems.push("GRPC_PORT must differ from PORT");
   }
+  if (config.redisUrl !== undefined && config.redisCluster !== undefined) {
+    r.problems.push("REDIS_URL and REDIS_CLUSTER_NODES are exclusive: set one (a single Redis) or the other (Redis Cluster)");
+  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }
@@ -296,4 +313,39 @@ export function loadConfig(env: Env = process.env): Config {
 function isHostName(host: string): boolean {
   if (host.startsWith("[") && host.endsWith("]")) return isIP(host.slice(1, -1)) === 6;
   return /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*$/i.test(host);
+}
+
+/**
+ * REDIS_CLUSTER_NODES=host:port,host:port,… (seed nodes) with optional REDIS_CLUSTER_USERNAME,
+ * REDIS_CLUSTER_PASSWORD and REDIS_CLUSTER_TLS, which apply to every node. Also reports REDIS_
+ * variables nobody reads: a misspelt one would otherwise leave the server silently on its defaults.
+ */
+function readRedisCluster(r: Reader, env: Env): RedisClusterConfig | undefined {
+  for (const name of Object.keys(env).sort()) {
+    if (name.startsWith("REDIS_") && !KNOWN_REDIS_VARIABLES.includes(name)) {
+      r.problems.push(`${name} is not a setting Cypher knows (Redis settings: ${KNOWN_REDIS_VARIABLES.join(", ")})`);
+    }
+  }
+  const list = r.string("REDIS_CLUSTER_NODES");
+  const username = r.string("REDIS_CLUSTER_USERNAME");
+  const password = r.string("REDIS_CLUSTER_PASSWORD");
+  const tls = r.bool("REDIS_CLUSTER_TLS", false);
+  if (list === undefined) {
+    for (const name of ["REDIS_CLUSTER_USERNAME", "REDIS_CLUSTER_PASSWORD", "REDIS_CLUSTER_TLS"]) {
+      if (r.string(name) !== undefined) r.problems.push(`${name} needs REDIS_CLUSTER_NODES`);
+    }
+    return undefined;
+  }
+  const nodes: RedisClusterConfig["nodes"] = [];
+  for (const entry of list.split(",").map((e) => e.trim())) {
+    // host:port, with IPv6 hosts in brackets ([::1]:7000).
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:/@\[\]]+):(\d{1,5})$/.exec(entry);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      r.problems.push(`REDIS_CLUSTER_NODES entry ${JSON.stringify(entry)} must be host:port (credentials go in REDIS_CLUSTER_USERNAME / REDIS_CLUSTER_PASSWORD)`);
+      continue;
+    }
+    nodes.push({ host: match[1]!.replace(/^\[|\]$/g, ""), port });
+  }
+  return { nodes, username, password, tls };
 }

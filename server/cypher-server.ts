@@ -134,7 +134,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
       health,
       storage: {
         database: database.kind === "postgres" ? "postgresql" : "embedded (PGlite)",
-        kv: config.redisUrl ? "redis" : "in-process",
+        kv: config.redisCluster ? "redis cluster" : config.redisUrl ? "redis" : "in-process",
         keys: keySource,
       },
       stop: () =>

@@ -84,9 +84,13 @@ export class AttemptLimits {
     private readonly settings: LoginLimitSettings,
   ) {}
 
+  /**
+   * The username's digest is the keys' hash tag: on Redis Cluster the budget and the gate (reset
+   * together) share a slot, and different accounts spread over all slots.
+   */
   static keys(username: string): { budget: string; gate: string } {
     const id = digest(username);
-    return { budget: `${PREFIX}login:user:${id}`, gate: `${PREFIX}login:gate:${id}` };
+    return { budget: `${PREFIX}login:user:{${id}}`, gate: `${PREFIX}login:gate:{${id}}` };
   }
 
   /** A known device's own budget and gate (its device credential's id; see device-credential-store.ts). */

@@ -1,9 +1,10 @@
 /**
  * Two AuthService instances sharing Redis (and the database and key material), as two processes
  * behind a load balancer would: a login begun on one finishes on the other, exactly once, and the
- * attempt limits are one budget across both. Needs TEST_REDIS_URL; uses PostgreSQL too when
+ * attempt limits are one budget across both. Runs on a single Redis (TEST_REDIS_URL) and on a
+ * private three-master Redis Cluster (support/shared-redis.ts); uses PostgreSQL too when
  * TEST_DATABASE_URL is set (its own schema), otherwise one embedded database for both instances.
- * Each run uses its own Redis key prefix and removes its keys afterwards.
+ * Each run uses its own Redis key prefix and removes its keys (or its cluster) afterwards.
  */
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,26 +12,25 @@ import type { AppContext } from "../../server/app-context.js";
 import { createAuthModule, type AuthModule } from "../../server/auth/auth-module.js";
 import { ManualClock } from "../../server/clock.js";
 import { generateKeyMaterial } from "../../server/keys/load-key-material.js";
-import { RedisKeyValueStore } from "../../server/storage/kv/redis-key-value-store.js";
 import { createPasetoTokenService } from "../../server/tokens/paseto-token-service.js";
 import type { TokenService } from "../../server/tokens/token-service.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from "../storage/redis-test-support.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
+import { sharedRedisDeployments, type SharedStore } from "./support/shared-redis.js";
 import { type AuthClient, authClient, beginLogin, enroll, expectCode, from, register, retryDelayMsOf, someKe1 } from "../rpc/auth-helpers.js";
 
-const redisUrl = TEST_REDIS_URL;
+const deployments = sharedRedisDeployments();
 
-if (!redisUrl) {
+if (deployments.length === 0) {
   describe.skip("AuthService on two instances (set TEST_REDIS_URL to run)", () => {
     it("needs Redis", () => {});
   });
-} else {
-  describe("AuthService on two instances sharing Redis", () => {
-    const keyPrefix = uniqueKeyPrefix();
+}
+for (const redis of deployments) {
+  describe(`AuthService on two instances sharing ${redis.name}`, () => {
     let schema: TestSchema | undefined;
     const contexts: TestContext[] = [];
-    const stores: RedisKeyValueStore[] = [];
+    const stores: SharedStore[] = [];
     const modules: AuthModule[] = [];
     let tokens: TokenService;
     let a: AuthClient;
@@ -46,7 +46,7 @@ if (!redisUrl) {
       // would be gone before the attempt it must stop.
       const env = { LOGIN_BACKOFF_BASE_MS: "60000" };
       const connect = async () => {
-        const kv = await RedisKeyValueStore.connect({ url: redisUrl, keyPrefix });
+        const kv = await redis.connect();
         stores.push(kv);
         return kv;
       };
@@ -70,7 +70,7 @@ if (!redisUrl) {
       for (const module of modules) await module.close();
       for (const ctx of contexts) await ctx.close();
       for (const kv of stores) await kv.close();
-      await deleteKeysWithPrefix(redisUrl, keyPrefix);
+      await redis.release();
       await schema?.drop();
     });
 

@@ -12,7 +12,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, cypherClients, login, registerUser, type Clients, type Tokens, type User } from "../../bench/support/cypher-user.js";
@@ -22,8 +21,8 @@ import { silentLogger } from "../../server/logger.js";
 import { GENEROUS_LIMITS } from "../hardening/support/hardening-server.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
 import { OwnRedis } from "./support/own-services.js";
+import { codeOf, verifyUnderLoad } from "./support/verify-load.js";
 
-const codeOf = (e: unknown) => (e === undefined ? "OK" : Code[ConnectError.from(e).code]);
 
 if (!TEST_DATABASE_URL) {
   describe.skip("fault: Redis stopped under load (set TEST_DATABASE_URL to run)", () => {
@@ -59,24 +58,13 @@ if (!TEST_DATABASE_URL) {
 
     it("keeps verifying live sessions from PostgreSQL while Redis is down, fails logins closed, and recovers when it returns", { timeout: 60_000 }, async () => {
       // Load: every session verified in a loop, before, during and after the outage.
-      const outcomes = new Map<string, number>();
-      let running = true;
-      const load = (async () => {
-        while (running) {
-          await Promise.all(
-            sessions.map(async (s) => {
-              const e = await c.session.verifySession({ accessToken: s.accessToken }).then(() => undefined, (err: unknown) => err);
-              outcomes.set(codeOf(e), (outcomes.get(codeOf(e)) ?? 0) + 1);
-            }),
-          );
-        }
-      })();
+      const load = verifyUnderLoad(c, sessions);
+      const outcomes = load.outcomes;
       await new Promise((r) => setTimeout(r, 300));
       try {
         await outage();
       } finally {
-        running = false;
-        await load;
+        await load.stop();
         await redis.start().catch(() => undefined); // already up when outage() got that far
       }
 
@@ -98,8 +86,7 @@ if (!TEST_DATABASE_URL) {
       const loginAttempt = await login(c, users[1]!).then(() => undefined, (e: unknown) => e);
       expect(codeOf(loginAttempt)).toBe("Unavailable");
 
-      running = false;
-      await load;
+      await load.stop();
       expect([...duringLoad.keys()].filter((k) => k !== "OK"), JSON.stringify([...duringLoad])).toEqual([]);
       expect(duringLoad.get("OK") ?? 0).toBeGreaterThan(0);
 

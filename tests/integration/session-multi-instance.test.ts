@@ -1,7 +1,8 @@
 /**
  * Two SessionService instances sharing real PostgreSQL and Redis (and key material), as two
- * processes behind a load balancer would (needs TEST_DATABASE_URL and TEST_REDIS_URL). Each run
- * uses its own PostgreSQL schema and Redis key prefix and removes them afterwards.
+ * processes behind a load balancer would (needs TEST_DATABASE_URL and TEST_REDIS_URL), on a single
+ * Redis and on a private three-master Redis Cluster (support/shared-redis.ts). Each run uses its
+ * own PostgreSQL schema and Redis key prefix (or cluster) and removes them afterwards.
  */
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -11,35 +12,34 @@ import { generateKeyMaterial } from "../../server/keys/load-key-material.js";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
 import { REVOCATION_CHANNEL } from "../../server/session/revocation.js";
-import { RedisKeyValueStore } from "../../server/storage/kv/redis-key-value-store.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from "../storage/redis-test-support.js";
 import { bearer, createActiveUser, createSessionHarness, expectRpcError, type SessionHarness } from "../support/session-fixture.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
+import { sharedRedisDeployments, type SharedStore } from "./support/shared-redis.js";
 
 const databaseUrl = TEST_DATABASE_URL;
-const redisUrl = TEST_REDIS_URL;
+const deployments = sharedRedisDeployments();
 
-if (!databaseUrl || !redisUrl) {
+if (!databaseUrl || deployments.length === 0) {
   describe.skip("SessionService on two instances (set TEST_DATABASE_URL and TEST_REDIS_URL to run)", () => {
     it("needs PostgreSQL and Redis", () => {});
   });
-} else {
-  describe("SessionService on two instances sharing PostgreSQL and Redis", () => {
-    const keyPrefix = uniqueKeyPrefix();
+}
+for (const redis of databaseUrl ? deployments : []) {
+  describe(`SessionService on two instances sharing PostgreSQL and ${redis.name}`, () => {
     let schema: TestSchema;
-    const stores: RedisKeyValueStore[] = [];
+    const stores: SharedStore[] = [];
     let a: { ctx: TestContext; h: SessionHarness };
     let b: { ctx: TestContext; h: SessionHarness };
 
     beforeAll(async () => {
-      schema = await createTestSchema(databaseUrl);
+      schema = await createTestSchema(databaseUrl!);
       const keys = await generateKeyMaterial();
       // One clock for both "processes" (their clocks agree, as NTP-synced hosts do), near real
       // time so Redis's own TTLs and the application's expiries tell the same story.
       const clock = new ManualClock(Date.now());
       const instance = async () => {
-        const kv = await RedisKeyValueStore.connect({ url: redisUrl, keyPrefix });
+        const kv = await redis.connect();
         stores.push(kv);
         const ctx = await createTestContext({ databaseUrl: schema.url, kv, keys, clock });
         return { ctx, h: await createSessionHarness(ctx) };
@@ -55,7 +55,7 @@ if (!databaseUrl || !redisUrl) {
       }
       for (const store of stores) await store.close();
       await schema?.drop();
-      await deleteKeysWithPrefix(redisUrl, keyPrefix);
+      await redis.release();
     });
 
     it("a session created on one instance verifies, refreshes and lists on the other", async () => {

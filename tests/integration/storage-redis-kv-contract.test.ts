@@ -1,26 +1,24 @@
 /**
- * The KeyValueStore contract on Redis (needs TEST_REDIS_URL). The run gets its own key prefix and
- * deletes its keys afterwards, so it can share a Redis with other suites.
+ * The KeyValueStore contract on a single Redis (TEST_REDIS_URL; the run gets its own key prefix and
+ * deletes its keys afterwards, so it can share a Redis with other suites) and on a private
+ * three-master Redis Cluster started for this file.
  */
 import { describe, it } from "vitest";
-import { RedisKeyValueStore } from "../../server/storage/kv/redis-key-value-store.js";
 import { keyValueStoreContract } from "../storage/key-value-store-contract.js";
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from "../storage/redis-test-support.js";
+import { sharedRedisDeployments } from "./support/shared-redis.js";
 
-const url = TEST_REDIS_URL;
-if (url) {
-  const keyPrefix = uniqueKeyPrefix();
+const deployments = sharedRedisDeployments();
+for (const redis of deployments) {
   keyValueStoreContract({
-    name: "Redis",
-    open: () => RedisKeyValueStore.connect({ url, keyPrefix }),
+    name: redis.name,
+    open: () => redis.connect(),
     // A second connection pair with the same prefix: what another server instance would have.
-    openPeer: () => RedisKeyValueStore.connect({ url, keyPrefix }),
-    cleanup: async () => {
-      await deleteKeysWithPrefix(url, keyPrefix);
-    },
+    openPeer: () => redis.connect(),
+    cleanup: () => redis.release(),
   });
-} else {
-  describe.skip("KeyValueStore contract on Redis (set TEST_REDIS_URL to run)", () => {
+}
+if (deployments.length === 0) {
+  describe.skip("KeyValueStore contract on Redis and Redis Cluster (set TEST_REDIS_URL to run)", () => {
     it("needs TEST_REDIS_URL", () => {});
   });
 }

@@ -1,6 +1,7 @@
 /**
  * Revocations across instances sharing real PostgreSQL and Redis (needs TEST_DATABASE_URL and
- * TEST_REDIS_URL): a WatchRevocations subscriber on one instance hears revocations made on another,
+ * TEST_REDIS_URL; on a single Redis and on a private three-master Redis Cluster, see
+ * support/shared-redis.ts): a WatchRevocations subscriber on one instance hears revocations made on another,
  * resumes without gaps or duplicates, and keeps hearing them while the broadcast is down; a
  * VerifySession after a logout on another instance is refused at once, broadcast or not. Each run
  * uses its own schema and key prefix.
@@ -18,32 +19,36 @@ import type { TokenService } from "../../server/tokens/token-service.js";
 import { createErrorMappingInterceptor } from "../../server/transport/error-mapping.js";
 import { peerAddressKey } from "../../server/transport/request-meta.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from "../storage/redis-test-support.js";
 import { bearer, createActiveUser, expectRpcError, type TestUser } from "../support/session-fixture.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
 import { followRevocations } from "../support/follow-revocations.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
 import { TcpProxy } from "./support/tcp-proxy.js";
+import { sharedRedisDeployments, type SharedStore } from "./support/shared-redis.js";
 
 const databaseUrl = TEST_DATABASE_URL;
-const redisUrl = TEST_REDIS_URL;
+const redisUrl = process.env.TEST_REDIS_URL;
+const deployments = sharedRedisDeployments();
 
 interface Instance {
   ctx: TestContext;
-  kv: RedisKeyValueStore;
+  kv: SharedStore;
   module: SessionModule;
   client: Client<typeof SessionService>;
   tokens: TokenService;
 }
 
-if (!databaseUrl || !redisUrl) {
+if (!databaseUrl || !redisUrl || deployments.length === 0) {
   describe.skip("WatchRevocations across instances (set TEST_DATABASE_URL and TEST_REDIS_URL to run)", () => {
     it("needs PostgreSQL and Redis", () => {});
   });
-} else {
-  describe("WatchRevocations and VerifySession across instances sharing PostgreSQL and Redis", () => {
-    const keyPrefix = uniqueKeyPrefix();
-    const target = new URL(redisUrl);
+}
+for (const redis of databaseUrl && redisUrl ? deployments : []) {
+  // On a single Redis, B reaches it through a proxy, so a test can take Redis away from B alone
+  // (on the cluster, the failover fault test covers the interrupted subscription).
+  const single = redis.name === "Redis";
+  describe(`WatchRevocations and VerifySession across instances sharing PostgreSQL and ${redis.name}`, () => {
+    const target = new URL(redisUrl!);
     const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
     let schema: TestSchema;
     let a: Instance;
@@ -55,8 +60,9 @@ if (!databaseUrl || !redisUrl) {
       return next(req);
     };
 
-    async function instance(url: string, keys: Awaited<ReturnType<typeof generateKeyMaterial>>): Promise<Instance> {
-      const kv = await RedisKeyValueStore.connect({ url, keyPrefix, commandTimeoutMs: 500, connectTimeoutMs: 500 });
+    async function instance(url: string | undefined, keys: Awaited<ReturnType<typeof generateKeyMaterial>>): Promise<Instance> {
+      const timeouts = { commandTimeoutMs: 500, connectTimeoutMs: 500 };
+      const kv = url ? await RedisKeyValueStore.connect({ url, keyPrefix: redis.keyPrefix, ...timeouts }) : await redis.connect(timeouts);
       const ctx = await createTestContext({ databaseUrl: schema.url, kv, keys, clock });
       const tokens = await createPasetoTokenService(ctx.keys, ctx.clock);
       // A short poll, so a lost broadcast is made up for within the test's patience.
@@ -83,14 +89,18 @@ if (!databaseUrl || !redisUrl) {
 
 
     beforeAll(async () => {
-      schema = await createTestSchema(databaseUrl);
-      await proxy.start();
+      schema = await createTestSchema(databaseUrl!);
       const keys = await generateKeyMaterial();
-      const viaProxy = new URL(redisUrl);
-      viaProxy.host = `127.0.0.1:${proxy.port}`;
-      a = await instance(redisUrl, keys);
-      // B reaches Redis through the proxy, so the test can take Redis away from B alone.
-      b = await instance(viaProxy.toString(), keys);
+      a = await instance(undefined, keys);
+      if (single) {
+        await proxy.start();
+        const viaProxy = new URL(redisUrl!);
+        viaProxy.host = `127.0.0.1:${proxy.port}`;
+        // B reaches Redis through the proxy, so the test can take Redis away from B alone.
+        b = await instance(viaProxy.toString(), keys);
+      } else {
+        b = await instance(undefined, keys);
+      }
     });
 
     afterAll(async () => {
@@ -99,9 +109,9 @@ if (!databaseUrl || !redisUrl) {
         await i?.ctx.close();
         await i?.kv.close();
       }
-      await proxy.stop();
+      if (single) await proxy.stop();
       await schema?.drop();
-      await deleteKeysWithPrefix(redisUrl, keyPrefix);
+      await redis.release();
     });
 
     it("delivers a revocation made on one instance to a subscriber on the other, live", async () => {
@@ -144,7 +154,7 @@ if (!databaseUrl || !redisUrl) {
       await resumed.stop();
     });
 
-    it("keeps delivering while the broadcast is down, and reports and recovers the subscription", async () => {
+    if (single) it("keeps delivering while the broadcast is down, and reports and recovers the subscription", async () => {
       const states: string[] = [];
       const stopListening = b.kv.onSubscriptionStateChange((s) => states.push(s));
       const watch = followRevocations(b);

@@ -39,6 +39,20 @@ describe("createKeyValueStore", () => {
   });
 });
 
+describe("createKeyValueStore on Redis Cluster", () => {
+  it("with REDIS_CLUSTER_NODES that do not answer, fails at once with a clear error that hides the password", async () => {
+    const { lines, logger } = capturingLogger();
+    const startedAt = Date.now();
+    const redisCluster = { nodes: [{ host: "127.0.0.1", port: 1 }, { host: "127.0.0.1", port: 2 }], username: "app", password: "hunter2", tls: false };
+    const attempt = createKeyValueStore({ redisUrl: undefined, redisCluster }, logger);
+    await expect(attempt).rejects.toThrow(/^REDIS_CLUSTER_NODES is set to 127\.0\.0\.1:1,127\.0\.0\.1:2 but Redis \(cluster commands connection\) did not answer/);
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+    const error = await attempt.catch((e: Error) => e);
+    expect(String(error)).not.toContain("hunter2");
+    expect(lines.join("\n")).not.toContain("hunter2");
+  });
+});
+
 describe("redactUrl", () => {
   it("replaces only the password", () => {
     expect(redactUrl("rediss://user:p%40ss@cache.example:6380/2")).toBe("rediss://user:***@cache.example:6380/2");
