@@ -95,7 +95,7 @@ export class AttemptLimits {
 
   /** A known device's own budget and gate (its device credential's id; see device-credential-store.ts). */
   static deviceKeys(deviceCredentialId: string): { budget: string; gate: string } {
-    return { budget: `${PREFIX}login:device:${deviceCredentialId}`, gate: `${PREFIX}login:device-gate:${deviceCredentialId}` };
+    return { budget: `${PREFIX}login:device:{${deviceCredentialId}}`, gate: `${PREFIX}login:device-gate:{${deviceCredentialId}}` };
   }
 
   /** Both LoginInit limits in order: the client's IP, then the account's (or known device's) budget. */

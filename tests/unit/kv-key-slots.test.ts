@@ -67,6 +67,13 @@ describe("Redis Cluster key slots", () => {
     expect(slots.size).toBeGreaterThan(950);
   });
 
+  it("a known device's own budget and backoff gate share one slot; devices spread over the slots", () => {
+    const keys = AttemptLimits.deviceKeys("7f0c8a52-3d1e-4b6a-9c2f-5e8d1a4b7c90");
+    expect(slot(keys.budget)).toBe(slot(keys.gate));
+    const slots = new Set(Array.from({ length: 1000 }, (_, i) => slot(AttemptLimits.deviceKeys(`device-${i}`).budget)));
+    expect(slots.size).toBeGreaterThan(950);
+  });
+
   it("a login token's claim and failure counter share one slot; tokens spread over the slots", async () => {
     const clock = new ManualClock();
     const kv = new RecordingStore({ nowMs: () => clock.now().getTime() });
