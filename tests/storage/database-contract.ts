@@ -21,7 +21,7 @@ export interface DatabaseBackend {
   cleanup?(): Promise<void>;
 }
 
-const EXPECTED_TABLES = ["account_locks", "audit_log", "recovery_codes", "refresh_tokens", "sessions", "users"];
+const EXPECTED_TABLES = ["account_locks", "audit_log", "device_credentials", "recovery_codes", "refresh_tokens", "sessions", "users"];
 
 export function databaseContract(backend: DatabaseBackend): void {
   describe(`Database contract on ${backend.name}`, () => {
