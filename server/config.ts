@@ -17,6 +17,10 @@ export interface Config {
   host: string | undefined;
   /** Internal grpc-js port for backends; null turns it off. */
   grpcPort: number | null;
+  /** Prometheus `GET /metrics` port (server/metrics/); null turns metrics off. */
+  metricsPort: number | null;
+  /** Interface the metrics port binds. */
+  metricsHost: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   dataDir: string;
@@ -144,6 +148,11 @@ export function loadConfig(env: Env = process.env): Config {
     ? null
     : r.int("GRPC_PORT", 50051, 0, 65535);
 
+  const metricsPortRaw = r.string("METRICS_PORT");
+  const metricsPort = metricsPortRaw !== undefined && /^(off|false|none|disabled)$/i.test(metricsPortRaw)
+    ? null
+    : r.int("METRICS_PORT", 9464, 0, 65535);
+
   const corsOrigins = (r.string("CORS_ORIGINS") ?? "")
     .split(",")
     .map((o) => o.trim())
@@ -162,6 +171,9 @@ export function loadConfig(env: Env = process.env): Config {
     port: r.int("PORT", 8080, 0, 65535),
     host: r.string("HOST"),
     grpcPort,
+    metricsPort,
+    // Loopback unless told otherwise: metrics are for operators on the host or its private network.
+    metricsHost: r.string("METRICS_HOST") ?? "127.0.0.1",
     databaseUrl: r.url("DATABASE_URL", ["postgres:", "postgresql:"]),
     redisUrl: r.url("REDIS_URL", ["redis:", "rediss:"]),
     dataDir: path.resolve(r.string("DATA_DIR") ?? "./.data"),
@@ -212,6 +224,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.grpcPort !== null && config.grpcPort !== 0 && config.grpcPort === config.port) {
     r.problems.push("GRPC_PORT must differ from PORT");
+  }
+  if (config.metricsPort !== null && config.metricsPort !== 0 && (config.metricsPort === config.port || config.metricsPort === config.grpcPort)) {
+    r.problems.push("METRICS_PORT must differ from PORT and GRPC_PORT");
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

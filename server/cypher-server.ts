@@ -13,6 +13,8 @@ import type { Config } from "./config.js";
 import { loadKeyMaterial, type KeySource } from "./keys/load-key-material.js";
 import { lateBoundService } from "./late-bound-service.js";
 import type { Logger } from "./logger.js";
+import { CypherMetrics } from "./metrics/cypher-metrics.js";
+import { startMetricsServer } from "./metrics/metrics-server.js";
 import { createSessionModule } from "./session/session-module.js";
 import { createKeyValueStore } from "./storage/kv/create-key-value-store.js";
 import { migrateToLatest } from "./storage/migrate.js";
@@ -36,6 +38,8 @@ export interface CypherServer {
   port: number;
   /** The internal grpc-js port for backends actually bound (GRPC_PORT=0), or null when turned off. */
   grpcPort: number | null;
+  /** The metrics port actually bound (METRICS_PORT=0), or null when turned off. */
+  metricsPort: number | null;
   health: HealthState;
   /** Which storage and key source this instance runs on, for the start-up log line. */
   storage: { database: string; kv: string; keys: KeySource };
@@ -58,6 +62,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
   const health = new HealthState();
   const auth = lateBoundService(AuthService);
   const session = lateBoundService(SessionService);
+  const metrics = config.metricsPort === null ? undefined : new CypherMetrics();
 
   const server = await startPublicServer({
     config,
@@ -65,6 +70,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     routes: (router) =>
       registerRoutes(router, { auth: auth.impl, session: session.impl, health, reflectionServices: reflectedServices }),
     fallback: options.fallback,
+    rpcMetrics: metrics?.rpc.public,
   });
 
   // Everything below is released in reverse order by stop(), or at once if start-up fails.
@@ -80,6 +86,11 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
   };
 
   try {
+    const metricsServer =
+      metrics && config.metricsPort !== null
+        ? await startMetricsServer({ host: config.metricsHost, port: config.metricsPort, logger, render: () => metrics.render() })
+        : undefined;
+    if (metricsServer) cleanups.push(() => metricsServer.close());
     const database = openDatabase(
       config.databaseUrl
         ? { kind: "postgres", url: config.databaseUrl }
@@ -89,6 +100,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     const [migrated, kv] = await Promise.all([migrateToLatest(database.db), createKeyValueStore(config, logger, clock)]);
     cleanups.push(() => kv.close());
     if (migrated.length > 0) logger.info("migrations applied", { migrations: migrated });
+    metrics?.watchStorage({ db: database.db, kv });
 
     const { keys, source: keySource, file: keyFile } = await loadKeyMaterial({
       env: options.env ?? process.env,
@@ -98,7 +110,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     });
     if (keySource === "generated") logger.warn("generated new key material; keep it safe", { file: keyFile });
 
-    const ctx: AppContext = { config, clock, logger, db: database.db, kv, keys };
+    const ctx: AppContext = { config, clock, logger, db: database.db, kv, keys, metrics };
     const ed25519 = await Ed25519ThreadVerifier.start({ threads: config.verifyThreads, logger });
     cleanups.push(() => ed25519.close());
     const tokens = await createPasetoTokenService(keys, clock, { ed25519 });
@@ -119,7 +131,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     // The internal port opens once its services exist: backends never see a call refused as "starting".
     let grpcServer: RunningGrpcServer | undefined;
     if (config.grpcPort !== null) {
-      grpcServer = await startGrpcServer({ config, logger, session: sessionModule.service, health });
+      grpcServer = await startGrpcServer({ config, logger, session: sessionModule.service, health, rpcMetrics: metrics?.rpc.internal });
       const started = grpcServer;
       cleanups.push(() => started.close(0));
     }
@@ -129,6 +141,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     return {
       port: server.port,
       grpcPort: grpcServer?.port ?? null,
+      metricsPort: metricsServer?.port ?? null,
       health,
       storage: {
         database: database.kind === "postgres" ? "postgresql" : "embedded (PGlite)",

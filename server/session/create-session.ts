@@ -12,6 +12,7 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import { unauthenticated } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { DomainMetrics } from "../metrics/domain-metrics.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
 import type { RequestMeta } from "../transport/request-meta.js";
@@ -34,6 +35,7 @@ export interface CreateSessionDeps {
   cache: SessionCache;
   totpEncryptionKey: Uint8Array;
   recoveryPepper: Uint8Array;
+  metrics?: DomainMetrics;
 }
 
 /** Thrown inside the transaction to roll it back when the second factor is wrong. */
@@ -114,6 +116,8 @@ export async function createSession(
   } catch (error) {
     if (error instanceof WrongSecondFactor) {
       const { burnt, failures } = await claim.failed();
+      deps.metrics?.count("login.second_factor_rejected");
+      if (burnt) deps.metrics?.count("login.second_factor_capped");
       await recordAudit(deps.db, {
         at: now,
         event: "login.failed",
@@ -134,5 +138,6 @@ export async function createSession(
   // Best effort: the session is committed; a cache that cannot be written now is restored from
   // PostgreSQL by the first VerifySession.
   await deps.cache.fill(result.session).catch((error: unknown) => deps.logger.warn("could not cache a new session", { error }));
+  deps.metrics?.count("login.succeeded");
   return result;
 }

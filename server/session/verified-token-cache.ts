@@ -28,6 +28,9 @@ export class VerifiedTokenCache<T> {
   readonly #bySession = new Map<string, Set<string>>();
   readonly #clock: Clock;
   readonly #maxEntries: number;
+  /** Lookups so far, for metrics. */
+  #hits = 0;
+  #misses = 0;
 
   constructor(options: { clock: Clock; maxEntries?: number }) {
     this.#clock = options.clock;
@@ -39,6 +42,11 @@ export class VerifiedTokenCache<T> {
     return this.#entries.size;
   }
 
+  /** Lookups that found a live entry and that did not, since the cache was made; entries held now. */
+  stats(): { hits: number; misses: number; entries: number } {
+    return { hits: this.#hits, misses: this.#misses, entries: this.#entries.size };
+  }
+
   /** The key of a token: its SHA-256 (base64, 44 characters). */
   static keyOf(token: string): string {
     return hash("sha256", token, "base64");
@@ -47,11 +55,16 @@ export class VerifiedTokenCache<T> {
   /** What was remembered for this token, unless it has expired (by the clock) since. */
   get(key: string): T | undefined {
     const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      this.#misses++;
+      return undefined;
+    }
     if (entry.expiresAtMs <= this.#clock.now().getTime()) {
+      this.#misses++;
       this.#delete(key, entry);
       return undefined;
     }
+    this.#hits++;
     // Most recently used last: Map keeps insertion order, so eviction takes the first key.
     this.#entries.delete(key);
     this.#entries.set(key, entry);
