@@ -241,5 +241,5 @@ describe("the metrics port's life", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000); // two embedded-PostgreSQL start-ups, each several seconds on a busy machine
 });
