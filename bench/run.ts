@@ -317,6 +317,7 @@ async function main(): Promise<void> {
     HOME: env.HOME,
     PORT: "0",
     GRPC_PORT: "0",
+    METRICS_PORT: "0",
     HOST: "127.0.0.1",
     DATA_DIR: dataDir,
     LOG_LEVEL: env.BENCH_LOG_LEVEL ?? "info",

@@ -12,7 +12,7 @@ trap 'pkill -TERM -f "dist/server/main.js" 2>/dev/null || true; rm -rf "$work"' 
 one() { # $1 data dir, $2 label
   local started ended
   started=$(date +%s%N)
-  DATA_DIR="$1" PORT=$port GRPC_PORT=off timeout 60 npm start >"$work/server.log" 2>&1 &
+  DATA_DIR="$1" PORT=$port GRPC_PORT=off METRICS_PORT=0 timeout 60 npm start >"$work/server.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 1200); do
     # Quoted: "NOT_SERVING" must not count.

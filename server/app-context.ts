@@ -6,6 +6,7 @@ import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { KeyMaterial } from "./keys/key-material.js";
 import type { Logger } from "./logger.js";
+import type { DomainMetrics } from "./metrics/domain-metrics.js";
 import type { Db } from "./storage/database.js";
 import type { KeyValueStore } from "./storage/kv/key-value-store.js";
 
@@ -16,4 +17,6 @@ export interface AppContext {
   db: Db;
   kv: KeyValueStore;
   keys: KeyMaterial;
+  /** Where domain events are counted (server/metrics/); absent: nothing is counted. */
+  metrics?: DomainMetrics;
 }

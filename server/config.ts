@@ -26,6 +26,10 @@ export interface Config {
    * other Host / :authority is refused with 421 (DNS rebinding). Empty: no check.
    */
   publicHosts: string[];
+  /** Prometheus `GET /metrics` port (server/metrics/); null turns metrics off. */
+  metricsPort: number | null;
+  /** Interface the metrics port binds. */
+  metricsHost: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   /** Redis Cluster instead of one Redis (REDIS_CLUSTER_*); exclusive with redisUrl. */
@@ -201,6 +205,11 @@ export function loadConfig(env: Env = process.env): Config {
     ? null
     : r.int("GRPC_PORT", 50051, 0, 65535);
 
+  const metricsPortRaw = r.string("METRICS_PORT");
+  const metricsPort = metricsPortRaw !== undefined && /^(off|false|none|disabled)$/i.test(metricsPortRaw)
+    ? null
+    : r.int("METRICS_PORT", 9464, 0, 65535);
+
   const corsOrigins = (r.string("CORS_ORIGINS") ?? "")
     .split(",")
     .map((o) => o.trim())
@@ -238,6 +247,9 @@ export function loadConfig(env: Env = process.env): Config {
     grpcPort,
     grpcHost,
     publicHosts,
+    metricsPort,
+    // Loopback unless told otherwise: metrics are for operators on the host or its private network.
+    metricsHost: r.string("METRICS_HOST") ?? "127.0.0.1",
     databaseUrl: r.url("DATABASE_URL", ["postgres:", "postgresql:"]),
     redisUrl: r.url("REDIS_URL", ["redis:", "rediss:"]),
     redisCluster: readRedisCluster(r, env),
@@ -304,6 +316,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.redisUrl !== undefined && config.redisCluster !== undefined) {
     r.problems.push("REDIS_URL and REDIS_CLUSTER_NODES are exclusive: set one (a single Redis) or the other (Redis Cluster)");
+  }
+  if (config.metricsPort !== null && config.metricsPort !== 0 && (config.metricsPort === config.port || config.metricsPort === config.grpcPort)) {
+    r.problems.push("METRICS_PORT must differ from PORT and GRPC_PORT");
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -14,6 +14,8 @@ import type { Config } from "./config.js";
 import { loadKeyMaterial, type KeySource } from "./keys/load-key-material.js";
 import { lateBoundService } from "./late-bound-service.js";
 import type { Logger } from "./logger.js";
+import { CypherMetrics } from "./metrics/cypher-metrics.js";
+import { startMetricsServer } from "./metrics/metrics-server.js";
 import { createSessionModule } from "./session/session-module.js";
 import { createKeyValueStore } from "./storage/kv/create-key-value-store.js";
 import { migrateToLatest } from "./storage/migrate.js";
@@ -37,6 +39,8 @@ export interface CypherServer {
   port: number;
   /** The internal grpc-js port for backends actually bound (GRPC_PORT=0), or null when turned off. */
   grpcPort: number | null;
+  /** The metrics port actually bound (METRICS_PORT=0), or null when turned off. */
+  metricsPort: number | null;
   health: HealthState;
   /** Which storage and key source this instance runs on, for the start-up log line. */
   storage: { database: string; kv: string; keys: KeySource };
@@ -59,6 +63,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
   const health = new HealthState();
   const auth = lateBoundService(AuthService);
   const session = lateBoundService(SessionService);
+  const metrics = config.metricsPort === null ? undefined : new CypherMetrics();
 
   const server = await startPublicServer({
     config,
@@ -66,6 +71,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     routes: (router) =>
       registerRoutes(router, { auth: auth.impl, session: session.impl, health, reflectionServices: reflectedServices }),
     fallback: options.fallback,
+    rpcMetrics: metrics?.rpc.public,
   });
 
   // Everything below is released in reverse order by stop(), or at once if start-up fails.
@@ -81,6 +87,11 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
   };
 
   try {
+    const metricsServer =
+      metrics && config.metricsPort !== null
+        ? await startMetricsServer({ host: config.metricsHost, port: config.metricsPort, logger, render: () => metrics.render() })
+        : undefined;
+    if (metricsServer) cleanups.push(() => metricsServer.close());
     const database = openDatabase(
       config.databaseUrl
         ? { kind: "postgres", url: config.databaseUrl }
@@ -90,6 +101,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     const [migrated, kv] = await Promise.all([migrateToLatest(database.db), createKeyValueStore(config, logger, clock)]);
     cleanups.push(() => kv.close());
     if (migrated.length > 0) logger.info("migrations applied", { migrations: migrated });
+    metrics?.watchStorage({ db: database.db, kv });
 
     const { keys, source: keySource, file: keyFile } = await loadKeyMaterial({
       env: options.env ?? process.env,
@@ -99,7 +111,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     });
     if (keySource === "generated") logger.warn("generated new key material; keep it safe", { file: keyFile });
 
-    const ctx: AppContext = { config, clock, logger, db: database.db, kv, keys };
+    const ctx: AppContext = { config, clock, logger, db: database.db, kv, keys, metrics };
     const ed25519 = await Ed25519ThreadVerifier.start({ threads: config.verifyThreads, logger });
     cleanups.push(() => ed25519.close());
     const tokens = await createPasetoTokenService(keys, clock, { ed25519 });
@@ -121,7 +133,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     let grpcServer: RunningGrpcServer | undefined;
     if (config.grpcPort !== null) {
       const admin = createAdminModule(ctx, { revocations: sessionModule.revocations });
-      grpcServer = await startGrpcServer({ config, logger, session: sessionModule.internalService, admin: admin.service, health });
+      grpcServer = await startGrpcServer({ config, logger, session: sessionModule.internalService, admin: admin.service, health, rpcMetrics: metrics?.rpc.internal });
       const started = grpcServer;
       cleanups.push(() => started.close(0));
     }
@@ -131,6 +143,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     return {
       port: server.port,
       grpcPort: grpcServer?.port ?? null,
+      metricsPort: metricsServer?.port ?? null,
       health,
       storage: {
         database: database.kind === "postgres" ? "postgresql" : "embedded (PGlite)",

@@ -28,7 +28,7 @@ export async function startServerProcess(env: Record<string, string>, options: {
   const command = options.entry !== undefined ? [options.entry] : ["--import", "tsx", path.join(REPO, "server/main.ts")];
   const child = spawn(process.execPath, [...SERVER_NODE_OPTIONS, ...command], {
     cwd: REPO,
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", LOG_LEVEL: "info", ...env },
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", METRICS_PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];

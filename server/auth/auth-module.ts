@@ -45,6 +45,7 @@ export async function createAuthModule(ctx: AppContext, tokens: TokenService, op
           keys,
           logger: ctx.logger,
         });
+  if (opaque instanceof OpaqueWorkerPool) ctx.metrics?.watch({ opaquePool: () => opaque.stats() });
   const deps: AuthDeps = {
     ...ctx,
     tokens,

@@ -87,6 +87,7 @@ export async function verifyTotpSetup(
         userAgent: meta.userAgent,
         details: { reason: "too_many_wrong_attempts", attempts: attempt.attempts },
       });
+      deps.metrics?.count("registration.second_factor_capped");
     }
     throw unauthenticated("SECOND_FACTOR_INVALID");
   }
@@ -104,5 +105,6 @@ export async function verifyTotpSetup(
   );
   // Expired, burnt by a parallel wrong code, or activated by a parallel right one in the meantime.
   if (!activated) throw unauthenticated("TOKEN_INVALID");
+  deps.metrics?.count("registration.completed");
   return { recoveryCodes };
 }

@@ -63,7 +63,9 @@ export async function loginInit(
       userAgent: meta.userAgent,
       details: { retryAfterSeconds: Math.ceil(outcome.retryAfterMs / 1000), known_device: deviceCredentialId !== null },
     });
+    deps.metrics?.count("login.locked_out");
   }
+  if (!outcome.allowed) deps.metrics?.count("login.rate_limited");
   enforce(outcome);
 
   const account = await findActiveAccount(deps.db, username);
@@ -71,6 +73,7 @@ export async function loginInit(
   const { ke2, expected } = await deps.opaque.authInit(username, input.ke1, record);
   const loginId = newLoginId();
   await saveLoginState(deps.kv, loginId, { userId: account?.id ?? null, username, deviceCredentialId, expected });
+  deps.metrics?.count("login.started");
   return { loginId, ke2, serverIdentity: deps.config.serverIdentity };
 }
 
@@ -105,6 +108,7 @@ export async function loginFinish(
       userAgent: meta.userAgent,
       details: { reason: state.userId === null ? "no_such_active_account" : "key_exchange_mismatch" },
     });
+    deps.metrics?.count("login.password_rejected");
     throw unauthenticated("LOGIN_FAILED");
   }
 

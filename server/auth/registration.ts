@@ -27,7 +27,10 @@ export async function registerInit(
   // Counted before the lookup: RegisterInit necessarily tells whether a name is taken, so it must
   // not become a free enumeration oracle.
   enforce(await deps.limits.checkRegistration("init", meta.ip));
-  if (await isUsernameTaken(deps.db, username, deps.clock.now())) throw alreadyExists("username is taken");
+  if (await isUsernameTaken(deps.db, username, deps.clock.now())) {
+    deps.metrics?.count("registration.username_taken");
+    throw alreadyExists("username is taken");
+  }
   const registrationResponse = await deps.opaque.registerInit(username, input.registrationRequest);
   return { registrationResponse, serverIdentity: deps.config.serverIdentity };
 }
@@ -50,5 +53,6 @@ export async function registerFinish(
     { username, record: input.registrationRecord, tokenHash: hash, createdAt, expiresAt },
     { username, ip: meta.ip, userAgent: meta.userAgent },
   );
+  deps.metrics?.count("registration.started");
   return { enrollmentToken: token, enrollmentExpiresAt: expiresAt };
 }

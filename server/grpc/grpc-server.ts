@@ -23,6 +23,7 @@ import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
+import type { RpcPortMetrics } from "../metrics/rpc-metrics.js";
 import { createHealthService, type HealthState } from "../transport/health.js";
 import {
   ReflectionIndex,
@@ -48,6 +49,8 @@ export interface GrpcServerOptions {
   health: HealthState;
   /** How often successful calls are summarized in the log (call-summary.ts); 60 s by default. */
   summaryIntervalMs?: number;
+  /** Where this port's RPC metrics are counted. */
+  rpcMetrics?: RpcPortMetrics;
 }
 
 export interface RunningGrpcServer {
@@ -91,7 +94,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const add = <S extends DescService>(service: S, impl: ServiceImpl<S>) =>
     server.addService(
       grpcServiceDefinition(service),
-      adaptService(service, impl, { logger, shutdownSignal: shutdown.signal, trustedProxyHops: config.trustProxyHops, summary }),
+      adaptService(service, impl, { logger, shutdownSignal: shutdown.signal, trustedProxyHops: config.trustProxyHops, summary, rpcMetrics: options.rpcMetrics }),
     );
   const reflection = new ReflectionIndex(INTERNAL_SERVICES);
   add(SessionService, options.session);

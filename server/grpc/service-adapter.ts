@@ -8,7 +8,8 @@
  *    `listener: "internal"`, never a body or a header: one line per failed call and per stream
  *    when it ends (a client that cancels is logged as "canceled"); successful unary calls are
  *    counted into a summary line per method instead (call-summary.ts), and get their own line only
- *    at debug level.
+ *    at debug level;
+ *  - metrics (rpc-metrics.ts), when given: every call, with the code it was answered with.
  */
 import { create, isMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
@@ -24,6 +25,7 @@ import type {
 } from "@grpc/grpc-js";
 import type { Readable } from "node:stream";
 import type { Logger } from "../logger.js";
+import type { RpcPortMetrics } from "../metrics/rpc-metrics.js";
 import { toConnectError } from "../transport/error-mapping.js";
 import { GrpcCallContext } from "./call-context.js";
 import type { CallSummary } from "./call-summary.js";
@@ -37,6 +39,8 @@ export interface AdapterOptions {
   trustedProxyHops: number;
   /** Where successful unary calls are counted. */
   summary: CallSummary;
+  /** Where every call is counted for /metrics (rpc-metrics.ts); absent: not counted. */
+  rpcMetrics?: RpcPortMetrics;
 }
 
 type AnyImpl = (request: unknown, context: GrpcCallContext) => unknown;
@@ -59,9 +63,12 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
   const message = (value: unknown) => (isMessage(value, output) ? value : create(output, value as never));
   const tally = options.summary.tally(path);
   const eachSuccessToo = logger.enabled("debug"); // a logger's level is fixed when it is made
+  // Made once per method: a call then costs a few array increments (rpc-metrics.ts).
+  const series = options.rpcMetrics?.series(method);
 
   const log = (startedMs: number, ctx: GrpcCallContext, error: ConnectError | undefined) => {
     const durationMs = performance.now() - startedMs;
+    series?.finish(error === undefined ? 0 : error.code, durationMs);
     const summarized = error === undefined && !streaming;
     if (summarized) {
       tally.add(durationMs);
@@ -119,6 +126,7 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
       // each one costs a defineProperty.
       return (call: ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         const startedMs = performance.now();
+        series?.start();
         const ctx = new GrpcCallContext(method, call, trustedProxyHops, shutdownSignal);
         let result: unknown;
         try {
@@ -141,6 +149,7 @@ function adaptMethod(method: DescMethod, fn: AnyImpl, options: AdapterOptions): 
     case "bidi_streaming":
       return (call: Writable) => {
         const startedMs = performance.now();
+        series?.start();
         const ctx = new GrpcCallContext(method, call, trustedProxyHops, shutdownSignal);
         void ctx.peer; // read (and kept) now: a connection gone by the time the stream ends has no address
         const input = method.methodKind === "server_streaming" ? (call as ServerWritableStream<unknown, unknown>).request : requests(call as ServerDuplexStream<unknown, unknown>);

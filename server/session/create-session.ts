@@ -16,6 +16,7 @@ import type { Config } from "../config.js";
 import { unauthenticated } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isLocked } from "../accounts/account-locks.js";
+import type { DomainMetrics } from "../metrics/domain-metrics.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
 import type { RequestMeta } from "../transport/request-meta.js";
@@ -41,6 +42,7 @@ export interface CreateSessionDeps {
   cache: SessionCache;
   totpEncryptionKey: Uint8Array;
   recoveryPepper: Uint8Array;
+  metrics?: DomainMetrics;
 }
 
 export interface CreatedSession {
@@ -152,6 +154,8 @@ export async function createSession(
     if (error instanceof WrongSecondFactor) {
       const { burnt, failures } = await claim.failed();
       const account = await attempt.failed();
+      deps.metrics?.count("login.second_factor_rejected");
+      if (burnt || account.lockedOut) deps.metrics?.count("login.second_factor_capped");
       await recordAudit(deps.db, {
         at: now,
         event: "login.failed",
@@ -182,5 +186,6 @@ export async function createSession(
   // Best effort: the session is committed; a cache that cannot be written now is restored from
   // PostgreSQL by the first VerifySession.
   await deps.cache.fill(result.session).catch((error: unknown) => deps.logger.warn("could not cache a new session", { error }));
+  deps.metrics?.count("login.succeeded");
   return result;
 }

@@ -25,6 +25,7 @@ import type { Logger } from "../logger.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
 import type { RequestMeta } from "../transport/request-meta.js";
+import type { DomainMetrics } from "../metrics/domain-metrics.js";
 import type { Revocations } from "./revocation.js";
 import type { SessionCache } from "./session-cache.js";
 import { sessionState, type SessionRecord } from "./session-record.js";
@@ -39,6 +40,7 @@ export interface RefreshDeps {
   sessionTokens: SessionTokens;
   cache: SessionCache;
   revocations: Revocations;
+  metrics?: DomainMetrics;
 }
 
 export interface Refreshed {
@@ -178,6 +180,7 @@ async function presentedAgain(
         details: { jti: p.jti, generation: used.generation, seconds_since_use: Math.floor(sinceUseMs / 1000) },
       }),
   });
+  deps.metrics?.count("refresh.reuse_detected");
   throw unauthenticated("TOKEN_REUSED");
 }
 

@@ -15,6 +15,7 @@
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
+import type { DomainMetrics } from "../metrics/domain-metrics.js";
 import type { Db } from "../storage/database.js";
 import type { KeyValueStore } from "../storage/kv/key-value-store.js";
 import { bumpRevocationEpoch } from "./local-session-cache.js";
@@ -44,6 +45,7 @@ export class Revocations {
   readonly #cache: SessionCache;
   readonly #clock: Clock;
   readonly #logger: Logger;
+  readonly #metrics: DomainMetrics | undefined;
   /** How long a revocation matters: after this, every access token of the session has expired. */
   readonly rememberMs: number;
   /** Session id -> until when (ms, by the clock) to refuse it locally. */
@@ -56,7 +58,8 @@ export class Revocations {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs = RETRY_FIRST_MS;
 
-  constructor(options: { db: Db; kv: KeyValueStore; cache: SessionCache; clock: Clock; logger: Logger; accessTtlSeconds: number }) {
+  constructor(options: { db: Db; kv: KeyValueStore; cache: SessionCache; clock: Clock; logger: Logger; accessTtlSeconds: number; metrics?: DomainMetrics }) {
+    this.#metrics = options.metrics;
     this.#db = options.db;
     this.#kv = options.kv;
     this.#cache = options.cache;
@@ -163,6 +166,7 @@ export class Revocations {
     // Before returning: a call that begins after this on any instance sees it (local-session-cache.ts).
     await bumpRevocationEpoch(this.#kv);
     await this.#kv.publish(REVOCATION_CHANNEL, JSON.stringify(seq === undefined ? { sessionIds } : { sessionIds, seq }));
+    this.#metrics?.count("revocation.published");
   }
 
   #announceLater(sessionIds: string[]): void {

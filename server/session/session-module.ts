@@ -42,12 +42,12 @@ export interface SessionModuleOptions {
 }
 
 export async function createSessionModule(ctx: AppContext, tokens: TokenService, options: SessionModuleOptions = {}): Promise<SessionModule> {
-  const { db, kv, clock, logger } = ctx;
+  const { db, kv, clock, logger, metrics } = ctx;
   const config = ctx.config.tokens;
   const sessionTokens = new SessionTokens(tokens, config);
   const local = new LocalSessionCache({ kv, clock, ttlMs: options.localSessionTtlMs });
   const cache = new SessionCache({ kv, db, clock, accessTtlSeconds: config.accessTtlSeconds, local });
-  const revocations = new Revocations({ db, kv, cache, clock, logger, accessTtlSeconds: config.accessTtlSeconds });
+  const revocations = new Revocations({ db, kv, cache, clock, logger, accessTtlSeconds: config.accessTtlSeconds, metrics });
   const verified = new VerifiedTokenCache<AccessClaims>({ clock, maxEntries: options.verifiedTokenCacheEntries });
   revocations.listen((notice) => {
     if (notice.kind === "revoked") {
@@ -67,6 +67,7 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
     pollIntervalMs: options.revocationPollIntervalMs,
   });
   await revocations.start();
+  metrics?.watch({ verifiedTokenCache: () => verified.stats(), revocationWatchStreams: () => feed.streams });
   const authenticator = new SessionAuthenticator({ tokens: sessionTokens, cache, revocations, db, clock, verified, local });
 
   const deps: SessionServiceDeps = {
@@ -96,8 +97,9 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
       cache,
       totpEncryptionKey: ctx.keys.totpEncryptionKey,
       recoveryPepper: recoveryCodePepper(ctx.keys.totpEncryptionKey),
+      metrics,
     },
-    refresh: { db, clock, logger, config, sessionTokens, cache, revocations },
+    refresh: { db, clock, logger, config, sessionTokens, cache, revocations, metrics },
   };
   return {
     service: createSessionService(deps, { kind: "account", quota: new WatchStreamQuota(ctx.config.watchRevocations) }),

@@ -29,6 +29,9 @@ export class VerifiedTokenCache<T> {
   /** Session id -> keys of its cached tokens, so a revocation finds them; kept in step by `dispose`. */
   readonly #bySession = new Map<string, Set<string>>();
   readonly #clock: Clock;
+  /** Lookups so far, for metrics. */
+  #hits = 0;
+  #misses = 0;
 
   constructor(options: { clock: Clock; maxEntries?: number }) {
     this.#clock = options.clock;
@@ -48,6 +51,11 @@ export class VerifiedTokenCache<T> {
     return this.#entries?.size ?? 0;
   }
 
+  /** Lookups that found a live entry and that did not, since the cache was made; entries held now. */
+  stats(): { hits: number; misses: number; entries: number } {
+    return { hits: this.#hits, misses: this.#misses, entries: this.size };
+  }
+
   /** The key of a token: its SHA-256 (base64, 44 characters). */
   static keyOf(token: string): string {
     return hash("sha256", token, "base64");
@@ -55,7 +63,13 @@ export class VerifiedTokenCache<T> {
 
   /** What was remembered for this token, unless it has expired (by the clock) since. */
   get(key: string): T | undefined {
-    return this.#entries?.get(key)?.value;
+    const entry = this.#entries?.get(key);
+    if (entry === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    return entry.value;
   }
 
   /** Remembers a verified token until `expiresAt` (its exp claim). */

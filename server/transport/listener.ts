@@ -18,6 +18,8 @@ import { createContextValues, type ConnectRouter, type Interceptor } from "@conn
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
+import { createRpcMetricsInterceptor } from "../metrics/rpc-metrics-interceptor.js";
+import type { RpcPortMetrics } from "../metrics/rpc-metrics.js";
 import { ConnectionTracker, type RequestHandler } from "./connection-tracker.js";
 import { withCors } from "./cors.js";
 import { armBodyDeadline } from "./body-deadline.js";
@@ -61,6 +63,8 @@ export interface PublicServerOptions {
   /** Answers every path that is not an RPC (the web app); default: 404 "not found". */
   fallback?: FallbackHandler;
   timeouts?: Partial<ListenerTimeouts>;
+  /** Where this port's RPC metrics are counted (outermost, so they see the code the client got). */
+  rpcMetrics?: RpcPortMetrics;
 }
 
 export interface RunningServer {
@@ -97,6 +101,7 @@ export async function startPublicServer(options: PublicServerOptions): Promise<R
       }
     },
     interceptors: [
+      ...(options.rpcMetrics ? [createRpcMetricsInterceptor(options.rpcMetrics)] : []),
       createLoggingInterceptor(logger),
       createErrorMappingInterceptor(logger),
       ...(options.interceptors ?? []),

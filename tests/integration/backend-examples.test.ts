@@ -41,7 +41,7 @@ describe("the example backends against a running Cypher", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "cypher-examples-"));
-    const config = loadConfig({ PORT: "0", GRPC_PORT: "0", HOST: "127.0.0.1", DATA_DIR: dir, OPAQUE_WORKER_THREADS: "1" });
+    const config = loadConfig({ PORT: "0", GRPC_PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", DATA_DIR: dir, OPAQUE_WORKER_THREADS: "1" });
     server = await startCypherServer({ config, logger: createLogger("info", (line) => logs.push(line)), env: {} });
     const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "1.1" });
     clients = { auth: createClient(AuthService, transport), session: createClient(SessionService, transport) };

@@ -38,7 +38,7 @@ if (!TEST_DATABASE_URL || !postgresBinDir()) {
     beforeAll(async () => {
       pg = await OwnPostgres.start();
       dir = mkdtempSync(path.join(os.tmpdir(), "cypher-fault-pg-"));
-      const env = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", DATA_DIR: dir, DATABASE_URL: pg.url, ...GENEROUS_LIMITS };
+      const env = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", METRICS_PORT: "0", DATA_DIR: dir, DATABASE_URL: pg.url, ...GENEROUS_LIMITS };
       server = await startCypherServer({ config: loadConfig(env), logger: silentLogger, env });
       c = cypherClients(createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "1.1" }));
       user = await registerUser(c, "fault-pg");

@@ -42,7 +42,7 @@ if (!TEST_DATABASE_URL) {
       redis = await OwnRedis.start();
       schema = await createTestSchema(TEST_DATABASE_URL!);
       dir = mkdtempSync(path.join(os.tmpdir(), "cypher-fault-redis-"));
-      const env = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", DATA_DIR: dir, DATABASE_URL: schema.url, REDIS_URL: redis.url, ...GENEROUS_LIMITS };
+      const env = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", METRICS_PORT: "0", DATA_DIR: dir, DATABASE_URL: schema.url, REDIS_URL: redis.url, ...GENEROUS_LIMITS };
       server = await startCypherServer({ config: loadConfig(env), logger: silentLogger, env });
       c = cypherClients(createConnectTransport({ baseUrl: `http://127.0.0.1:${server.port}`, httpVersion: "1.1" }));
       users = [await registerUser(c, "fault-redis-a"), await registerUser(c, "fault-redis-b")];

@@ -346,7 +346,7 @@ describe("startCypherServer and GRPC_PORT", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("opens the internal port on GRPC_PORT=0, serves it until stop(), and leaves it closed with GRPC_PORT=off", async () => {
-    const config = loadConfig({ PORT: "0", GRPC_PORT: "0", HOST: "127.0.0.1", DATA_DIR: dir });
+    const config = loadConfig({ PORT: "0", GRPC_PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", DATA_DIR: dir });
     const server = await startCypherServer({ config, logger: createLogger("error", () => {}), env: {} });
     let stopped = false;
     try {
@@ -366,7 +366,7 @@ describe("startCypherServer and GRPC_PORT", () => {
       if (!stopped) await server.stop();
     }
 
-    const off = await startCypherServer({ config: loadConfig({ PORT: "0", GRPC_PORT: "off", HOST: "127.0.0.1", DATA_DIR: dir }), logger: createLogger("error", () => {}), env: {} });
+    const off = await startCypherServer({ config: loadConfig({ PORT: "0", GRPC_PORT: "off", METRICS_PORT: "0", HOST: "127.0.0.1", DATA_DIR: dir }), logger: createLogger("error", () => {}), env: {} });
     try {
       expect(off.grpcPort).toBeNull();
     } finally {

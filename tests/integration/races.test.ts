@@ -43,6 +43,7 @@ if (!TEST_DATABASE_URL) {
         PORT: "0",
         HOST: "127.0.0.1",
         GRPC_PORT: "off",
+        METRICS_PORT: "0",
         DATA_DIR: dir,
         DATABASE_URL: schema.url,
         REDIS_URL: redis.url,

@@ -66,7 +66,7 @@ class Hold {
 async function startTestServer(
   options: { env?: Record<string, string>; fallback?: FallbackHandler; timeouts?: Partial<ListenerTimeouts> } = {},
 ): Promise<TestServer> {
-  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", ...options.env });
+  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", METRICS_PORT: "0", ...options.env });
   const logs: string[] = [];
   const health = new HealthState();
   const hold = new Hold();

@@ -65,6 +65,8 @@ interface Slot {
   call: Call | null;
   timer: NodeJS.Timeout | null;
   startedAtMs: number;
+  /** When the running call was handed to the worker (performance.now()), for the busy time. */
+  callStartedMs: number;
   /** Set once the slot's worker has been given up (exit, timeout); late replies are ignored. */
   retired: boolean;
   /** The worker has loaded and said so; only ready workers take calls (start-up must not eat a call's time limit). */
@@ -78,6 +80,8 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
   #nextId = 1;
   #closed = false;
   readonly #restarts = new WorkerRestarts();
+  /** Time workers spent on calls that have ended (those running add theirs in stats()). */
+  #busyMs = 0;
 
   private constructor(options: OpaqueWorkerPoolOptions) {
     if (!(options.threads >= 1) || !(options.maxQueued >= 0)) throw new TypeError("threads must be ≥ 1 and maxQueued ≥ 0");
@@ -103,11 +107,17 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
     return !this.#closed && (this.#idleSlot() !== undefined || this.#queue.length < this.#options.maxQueued);
   }
 
-  /** For metrics and tests. */
-  stats(): { threads: number; busy: number; queued: number } {
+  /** For metrics and tests. `busySeconds`: time workers have spent running calls, ever. */
+  stats(): { threads: number; busy: number; queued: number; busySeconds: number } {
     let busy = 0;
-    for (const slot of this.#slots) if (slot.call) busy++;
-    return { threads: this.#slots.size, busy, queued: this.#queue.length };
+    let busyMs = this.#busyMs;
+    const nowMs = performance.now();
+    for (const slot of this.#slots) {
+      if (!slot.call) continue;
+      busy++;
+      busyMs += nowMs - slot.callStartedMs;
+    }
+    return { threads: this.#slots.size, busy, queued: this.#queue.length, busySeconds: busyMs / 1000 };
   }
 
   async close(): Promise<void> {
@@ -151,6 +161,7 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
 
   #run(slot: Slot, call: Call): void {
     slot.call = call;
+    slot.callStartedMs = performance.now();
     slot.timer = setTimeout(() => this.#retire(slot, "a call overran its time limit"), this.#options.callTimeoutMs);
     slot.timer.unref();
     // Structured clone copies the (small) byte arrays; nothing else crosses.
@@ -167,7 +178,7 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
     // execArgv: [] so the worker does not inherit `--import tsx` (it runs plain .mjs): inherited,
     // each worker would load tsx's module hooks again, ~25 MB of RSS per worker for nothing.
     const worker = new Worker(this.#options.workerUrl, { execArgv: [], workerData: { keys: this.#options.keys, niceness: this.#options.niceness } });
-    const slot: Slot = { worker, call: null, timer: null, startedAtMs: Date.now(), retired: false, ready: false };
+    const slot: Slot = { worker, call: null, timer: null, startedAtMs: Date.now(), callStartedMs: 0, retired: false, ready: false };
     this.#slots.add(slot);
     return new Promise<void>((resolveReady, rejectReady) => {
       let ready = false;
@@ -184,6 +195,7 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
         const call = slot.call;
         if (!call || call.id !== reply.id) return;
         if (slot.timer) clearTimeout(slot.timer);
+        this.#busyMs += performance.now() - slot.callStartedMs;
         slot.call = null;
         slot.timer = null;
         if (reply.ok) call.resolve(reply.result);
@@ -208,7 +220,10 @@ export class OpaqueWorkerPool implements OpaqueExecutor {
     slot.retired = true;
     this.#slots.delete(slot);
     if (slot.timer) clearTimeout(slot.timer);
-    if (slot.call) slot.call.reject(unavailable("the server could not complete the operation, try again"));
+    if (slot.call) {
+      this.#busyMs += performance.now() - slot.callStartedMs;
+      slot.call.reject(unavailable("the server could not complete the operation, try again"));
+    }
     slot.call = null;
     void slot.worker.terminate();
     if (this.#closed) return;

@@ -25,6 +25,7 @@ export async function startAppServer(env: Record<string, string> = {}): Promise<
   const serverEnv = {
     PORT: "0",
     GRPC_PORT: "off",
+    METRICS_PORT: "0",
     DATA_DIR: path.join(dir, "data"),
     LOG_LEVEL: "error",
     ...env,

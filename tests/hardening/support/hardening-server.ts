@@ -36,7 +36,7 @@ export async function startHardeningServer(
   options: { fallback?: StartOptions["fallback"] } = {},
 ): Promise<HardeningServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "cypher-hardening-"));
-  const serverEnv = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", DATA_DIR: dir, ...GENEROUS_LIMITS, ...env };
+  const serverEnv = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", METRICS_PORT: "0", DATA_DIR: dir, ...GENEROUS_LIMITS, ...env };
   const config = loadConfig(serverEnv);
   const logs: string[] = [];
   const server = await startCypherServer({ config, logger: createLogger("warn", (line) => logs.push(line)), env: serverEnv, fallback: options.fallback });
