@@ -16,7 +16,7 @@ import type { Logger } from "./logger.js";
 import { createSessionModule } from "./session/session-module.js";
 import { createKeyValueStore } from "./storage/kv/create-key-value-store.js";
 import { migrateToLatest } from "./storage/migrate.js";
-import { acquireInstanceGuard } from "./storage/instance-guard.js";
+import { acquireInstanceGuard, claimEmbeddedDataDir } from "./storage/instance-guard.js";
 import { openDatabase } from "./storage/open-database.js";
 import { startEnrollmentSweeper } from "./storage/sweep-expired-enrollments.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/grpc-server.js";
@@ -81,10 +81,10 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
   };
 
   try {
-    if (config.databaseUrl) {
-      const guard = await acquireInstanceGuard(config.databaseUrl, config.redisUrl ? "redis" : "in-process");
-      cleanups.push(() => guard.release());
-    }
+    const guard = config.databaseUrl
+      ? await acquireInstanceGuard(config.databaseUrl, config.redisUrl ? "redis" : "in-process")
+      : await claimEmbeddedDataDir(config.dataDir);
+    cleanups.push(() => guard.release());
     const database = openDatabase(
       config.databaseUrl
         ? { kind: "postgres", url: config.databaseUrl }

@@ -4,7 +4,8 @@
  * come second refuses to start, saying why. Each test uses its own schema, as deployments in
  * different schemas of one database do not see each other.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,6 +14,27 @@ import { startCypherServer, type CypherServer } from "../../server/cypher-server
 import { createLogger } from "../../server/logger.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
 import { TEST_REDIS_URL } from "../storage/redis-test-support.js";
+
+describe("instance guard: one process per embedded data directory", () => {
+  it("refuses a DATA_DIR claimed by a live process, takes over a stale claim, and releases its own", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "cypher-instance-guard-embedded-"));
+    const other = spawn("sleep", ["60"]);
+    try {
+      const env = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", DATA_DIR: dir, OPAQUE_WORKER_THREADS: "1" };
+      const start = () => startCypherServer({ config: loadConfig(env), logger: createLogger("error", () => {}), env });
+      writeFileSync(path.join(dir, "cypher.pid"), String(other.pid));
+      await expect(start()).rejects.toThrow(/another Cypher instance uses the embedded database in .*give this one its own DATA_DIR/);
+      other.kill("SIGKILL");
+      await new Promise((resolve) => other.once("exit", resolve));
+      const server = await start();
+      await server.stop();
+      expect(existsSync(path.join(dir, "cypher.pid"))).toBe(false);
+    } finally {
+      other.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
 
 const databaseUrl = TEST_DATABASE_URL;
 const redisUrl = TEST_REDIS_URL;
