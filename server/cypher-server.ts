@@ -19,6 +19,7 @@ import { startMetricsServer } from "./metrics/metrics-server.js";
 import { createSessionModule } from "./session/session-module.js";
 import { createKeyValueStore } from "./storage/kv/create-key-value-store.js";
 import { migrateToLatest } from "./storage/migrate.js";
+import { acquireInstanceGuard, claimEmbeddedDataDir } from "./storage/instance-guard.js";
 import { openDatabase } from "./storage/open-database.js";
 import { startEnrollmentSweeper } from "./storage/sweep-expired-enrollments.js";
 import { startGrpcServer, type RunningGrpcServer } from "./grpc/grpc-server.js";
@@ -87,6 +88,10 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
   };
 
   try {
+    const guard = config.databaseUrl
+      ? await acquireInstanceGuard(config.databaseUrl, config.redisUrl || config.redisCluster ? "redis" : "in-process")
+      : await claimEmbeddedDataDir(config.dataDir);
+    cleanups.push(() => guard.release());
     const metricsServer =
       metrics && config.metricsPort !== null
         ? await startMetricsServer({ host: config.metricsHost, port: config.metricsPort, logger, render: () => metrics.render() })

@@ -14,7 +14,6 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { PROJECT_ROOT as ROOT } from "../server/project-root.js";
 
 export const WEB_SOURCE_DIR = path.join(ROOT, "web", "src");
@@ -51,6 +50,8 @@ export async function buildWebApp(options: BuildWebAppOptions = {}): Promise<Web
   const started = performance.now();
   const outDir = path.resolve(options.outDir ?? DEFAULT_WEB_DIST_DIR);
   const inputHash = await hashInputs();
+  // Loaded only when a build runs: a server whose web app is up to date never holds esbuild.
+  const { build } = await import("esbuild");
   const result = await build({
     entryPoints: [
       { in: path.join(WEB_SOURCE_DIR, "app", "main.ts"), out: "app" },

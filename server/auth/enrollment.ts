@@ -9,7 +9,6 @@
  * its username is free again at once; the token then answers Unauthenticated like any unknown one.
  * SetupTotp does not reset the count (a new secret must not buy new guesses).
  */
-import QRCode from "qrcode";
 import { failedPrecondition, invalidArgument, unauthenticated } from "../errors.js";
 import type { RequestMeta } from "../transport/request-meta.js";
 import type { AuthDeps } from "./auth-deps.js";
@@ -47,6 +46,8 @@ export async function setupTotp(
   const sealed = seal(deps.keys.totpEncryptionKey, secret, enrollment.id);
   if (!(await storeTotpSecret(deps.db, enrollment.id, sealed, deps.clock.now()))) throw unauthenticated("TOKEN_INVALID");
   const otpauthUri = totpUri({ issuer: deps.config.totpIssuer, username: enrollment.username, secret });
+  // Loaded on the first enrollment, not at start-up: an idle server never needs it.
+  const { default: QRCode } = await import("qrcode");
   const qrCodePng = new Uint8Array(await QRCode.toBuffer(otpauthUri, { type: "png", errorCorrectionLevel: "M", margin: 2, scale: 6 }));
   return { secret, otpauthUri, qrCodePng };
 }

@@ -10,7 +10,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 
 function pgliteVersion(): string {
   // The package does not export its package.json: walk up from its entry point.
@@ -47,6 +46,7 @@ export function loadEmbeddedTemplate(): Blob | undefined {
 export async function prepareEmbeddedTemplate(): Promise<string> {
   const file = embeddedTemplatePath();
   if (existsSync(file)) return file;
+  const { PGlite } = await import("@electric-sql/pglite");
   const pglite = new PGlite();
   await pglite.waitReady;
   const dump = await pglite.dumpDataDir("gzip");

@@ -3,13 +3,17 @@
  * PostgreSQL (PGlite) persisted under a directory (or in memory, for tests). The same kysely
  * queries and migrations run on both.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { PGlite } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { Database, Db } from "./database.js";
 import { loadEmbeddedTemplate } from "./embedded-template.js";
+import { EMBEDDED_POSTGRESQL_CONF } from "./embedded-settings.js";
 
 // Both drivers are made to return the same JavaScript types, so code tested on PGlite behaves the
 // same on PostgreSQL:
@@ -62,24 +66,56 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
     return { db, kind: "postgres", close: () => db.destroy() };
   }
 
-  let pglite: PGlite;
-  if (target.kind === "embedded") {
-    // A new cluster starts from the saved template when there is one (skips initdb, ~3 s).
-    const isNew = !existsSync(path.join(target.dataDir, "PG_VERSION"));
-    mkdirSync(target.dataDir, { recursive: true, mode: 0o700 });
-    const loadDataDir = isNew ? loadEmbeddedTemplate() : undefined;
-    pglite = new PGlite(target.dataDir, { parsers: pgliteParsers, ...(loadDataDir ? { loadDataDir } : {}) });
-  } else {
-    const loadDataDir = loadEmbeddedTemplate();
-    pglite = new PGlite({ parsers: pgliteParsers, ...(loadDataDir ? { loadDataDir } : {}) });
-  }
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+  // PGlite (its WebAssembly module and the code around it) is loaded only here, never with a
+  // DATABASE_URL.
+  let pglite: PGlite | undefined;
+  const parsers = pgliteParsers;
+  const open = async (): Promise<PGlite> => {
+    const { PGlite } = await import("@electric-sql/pglite");
+    if (target.kind === "embedded") {
+      if (!existsSync(path.join(target.dataDir, "PG_VERSION"))) await createEmbeddedCluster(target.dataDir);
+      pglite = new PGlite(target.dataDir, { parsers, postgresqlconf: [...EMBEDDED_POSTGRESQL_CONF] });
+    } else {
+      const loadDataDir = loadEmbeddedTemplate();
+      pglite = new PGlite({ parsers, ...(loadDataDir ? { loadDataDir } : {}) });
+    }
+    return pglite;
+  };
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: open }) });
   return {
     db,
     kind: target.kind,
     close: async () => {
       await db.destroy();
-      if (!pglite.closed) await pglite.close();
+      if (pglite && !pglite.closed) await pglite.close();
     },
   };
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Creates and migrates a new cluster in a short-lived child process (create-embedded-cluster.ts
+ * says why), in a folder beside `dataDir` that is renamed into place once complete: a start-up
+ * killed half-way leaves no half-made cluster behind.
+ */
+async function createEmbeddedCluster(dataDir: string): Promise<void> {
+  const parent = path.dirname(dataDir);
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  const staging = path.join(parent, `.${path.basename(dataDir)}.creating-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { mode: 0o700 });
+  // The compiled server runs the compiled script; the sources (tests, tools) run it under tsx.
+  const self = fileURLToPath(import.meta.url);
+  const script = path.join(path.dirname(self), `create-embedded-cluster${path.extname(self)}`);
+  const nodeArgs = self.endsWith(".ts") ? ["--import", "tsx"] : [];
+  try {
+    await execFileAsync(process.execPath, [...nodeArgs, script, staging], { maxBuffer: 1 << 20 });
+    if (existsSync(dataDir) && readdirSync(dataDir).length === 0) rmdirSync(dataDir);
+    renameSync(staging, dataDir);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new Error(`could not create the embedded database in ${dataDir}: ${stderr || (error instanceof Error ? error.message : String(error))}`);
+  }
 }
