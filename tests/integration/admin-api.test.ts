@@ -110,7 +110,7 @@ if (!TEST_DATABASE_URL) {
       schema = await createTestSchema(TEST_DATABASE_URL!);
       dir = mkdtempSync(path.join(os.tmpdir(), "cypher-admin-"));
       const env = {
-        PORT: "0",
+        PORT: "0", METRICS_PORT: "0",
         GRPC_PORT: "0",
         HOST: "127.0.0.1",
         DATA_DIR: dir,

@@ -45,7 +45,7 @@ if (!TEST_DATABASE_URL || !process.env.TEST_REDIS_URL) {
       cluster = await OwnRedisCluster.start({ masters: 3, replicas: 1, nodeTimeoutMs: 1_000 });
       schema = await createTestSchema(TEST_DATABASE_URL!);
       dir = mkdtempSync(path.join(os.tmpdir(), "cypher-fault-cluster-"));
-      const env = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", DATA_DIR: dir, DATABASE_URL: schema.url, REDIS_CLUSTER_NODES: cluster.nodesEnv, ...GENEROUS_LIMITS };
+      const env = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", METRICS_PORT: "0", DATA_DIR: dir, DATABASE_URL: schema.url, REDIS_CLUSTER_NODES: cluster.nodesEnv, ...GENEROUS_LIMITS };
       server = await startCypherServer({ config: loadConfig(env), logger: silentLogger, env });
       expect(server.storage.kv).toBe("redis cluster");
       // What another instance of the deployment hears (same default key prefix as the server).

@@ -402,7 +402,7 @@ describe("where the internal port listens (GRPC_HOST), and who may follow revoca
 
   it("binds 127.0.0.1 by default, even with HOST unset, and the address GRPC_HOST names when set", async () => {
     const outside = outsideAddress();
-    const server = await startCypherServer({ config: loadConfig({ PORT: "0", GRPC_PORT: "0", DATA_DIR: dir }), logger: createLogger("error", () => {}), env: {} });
+    const server = await startCypherServer({ config: loadConfig({ PORT: "0", METRICS_PORT: "0", GRPC_PORT: "0", DATA_DIR: dir }), logger: createLogger("error", () => {}), env: {} });
     try {
       await connectTo("127.0.0.1", server.grpcPort!);
       await expect(connectTo(outside, server.grpcPort!)).rejects.toMatchObject({ code: "ECONNREFUSED" });
@@ -428,7 +428,7 @@ describe("where the internal port listens (GRPC_HOST), and who may follow revoca
     }
 
     const opened = await startCypherServer({
-      config: loadConfig({ PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "0", GRPC_HOST: outside, DATA_DIR: dir }),
+      config: loadConfig({ PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "0", GRPC_HOST: outside, DATA_DIR: dir }),
       logger: createLogger("error", () => {}),
       env: {},
     });

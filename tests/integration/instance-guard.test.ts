@@ -20,7 +20,7 @@ describe("instance guard: one process per embedded data directory", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "cypher-instance-guard-embedded-"));
     const other = spawn("sleep", ["60"]);
     try {
-      const env = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", DATA_DIR: dir, OPAQUE_WORKER_THREADS: "1" };
+      const env = { PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", METRICS_PORT: "0", DATA_DIR: dir, OPAQUE_WORKER_THREADS: "1" };
       const start = () => startCypherServer({ config: loadConfig(env), logger: createLogger("error", () => {}), env });
       writeFileSync(path.join(dir, "cypher.pid"), String(other.pid));
       await expect(start()).rejects.toThrow(/another Cypher instance uses the embedded database in .*give this one its own DATA_DIR/);
@@ -62,7 +62,7 @@ if (!databaseUrl || !redisUrl) {
 
     const start = async (withRedis: boolean, url = schema.url) => {
       const env: Record<string, string> = {
-        PORT: "0",
+        PORT: "0", METRICS_PORT: "0",
         HOST: "127.0.0.1",
         GRPC_PORT: "off",
         DATA_DIR: dir,

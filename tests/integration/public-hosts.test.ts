@@ -21,7 +21,7 @@ async function start(env: Record<string, string>): Promise<RunningServer> {
   const health = new HealthState();
   health.setServing(true);
   return startPublicServer({
-    config: loadConfig({ PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", ...env }),
+    config: loadConfig({ PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", ...env }),
     logger: silentLogger,
     routes: (router) => registerRoutes(router, { auth: unimplementedAuthService(), session: unimplementedSessionService(), health }),
   });

@@ -100,7 +100,7 @@ describe("stalled request bodies on the public port (h2c)", () => {
   beforeAll(async () => {
     const health = new HealthState();
     server = await startPublicServer({
-      config: loadConfig({ PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", ...ENV }),
+      config: loadConfig({ PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", ...ENV }),
       logger: silentLogger,
       routes: (router) => registerRoutes(router, { auth: unimplementedAuthService(), session: unimplementedSessionService(), health }),
     });

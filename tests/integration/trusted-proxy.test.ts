@@ -29,7 +29,7 @@ describe("TRUST_PROXY=1 (one proxy in front)", () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "cypher-trust-proxy-"));
     const env = {
-      PORT: "0",
+      PORT: "0", METRICS_PORT: "0",
       HOST: "127.0.0.1",
       GRPC_PORT: "off",
       DATA_DIR: dir,
