@@ -100,7 +100,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     const database = openDatabase(
       config.databaseUrl
         ? { kind: "postgres", url: config.databaseUrl }
-        : { kind: "embedded", dataDir: path.join(config.dataDir, "pgdata") },
+        : { kind: "embedded", dataDir: path.join(config.dataDir, "pgdata"), migrateOnCreate: true },
     );
     cleanups.push(() => database.close());
     const [migrated, kv] = await Promise.all([migrateToLatest(database.db), createKeyValueStore(config, logger, clock)]);

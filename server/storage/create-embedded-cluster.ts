@@ -1,10 +1,10 @@
 /**
- * Creates and migrates a new embedded cluster in a process of its own, which then exits:
+ * Creates a new embedded cluster in a process of its own, which then exits:
  *
- *   node dist/server/storage/create-embedded-cluster.js DATA_DIR
+ *   node dist/server/storage/create-embedded-cluster.js DATA_DIR [--migrate]
  *
  * PGlite's WebAssembly memory grows while a cluster is created (initdb, or unpacking the template,
- * then the first migrations) and is never given back; done in the serving process, that growth
+ * then the first migrations, with --migrate) and is never given back; done in the serving process, that growth
  * would stay for its whole life. The serving process then opens an existing cluster, which stays
  * small. Exit status 0 when the cluster is ready; otherwise the reason is on stderr.
  */
@@ -23,11 +23,13 @@ if (!dataDir) {
 try {
   const loadDataDir = loadEmbeddedTemplate();
   const pglite = new PGlite(dataDir, { postgresqlconf: [...EMBEDDED_POSTGRESQL_CONF], ...(loadDataDir ? { loadDataDir } : {}) });
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
-  const migrated = await migrateToLatest(db);
-  await db.destroy();
+  await pglite.waitReady;
+  if (process.argv[3] === "--migrate") {
+    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+    await migrateToLatest(db);
+    await db.destroy();
+  }
   if (!pglite.closed) await pglite.close();
-  process.stdout.write(JSON.stringify({ migrated }));
 } catch (error) {
   process.stderr.write(error instanceof Error ? error.message : String(error));
   process.exit(1);

@@ -39,7 +39,12 @@ const pgliteParsers = { [INT8_OID]: (text: string) => text };
 
 export type DatabaseTarget =
   | { kind: "postgres"; url: string; maxConnections?: number }
-  | { kind: "embedded"; dataDir: string }
+  | {
+      kind: "embedded";
+      dataDir: string;
+      /** Also migrate a new cluster in the child that creates it (the server: keeps that growth out of it too). */
+      migrateOnCreate?: boolean;
+    }
   | { kind: "memory" };
 
 export interface OpenDatabase {
@@ -73,7 +78,7 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
   const open = async (): Promise<PGlite> => {
     const { PGlite } = await import("@electric-sql/pglite");
     if (target.kind === "embedded") {
-      if (!existsSync(path.join(target.dataDir, "PG_VERSION"))) await createEmbeddedCluster(target.dataDir);
+      if (!existsSync(path.join(target.dataDir, "PG_VERSION"))) await createEmbeddedCluster(target.dataDir, target.migrateOnCreate ?? false);
       pglite = new PGlite(target.dataDir, { parsers, postgresqlconf: [...EMBEDDED_POSTGRESQL_CONF] });
     } else {
       const loadDataDir = loadEmbeddedTemplate();
@@ -95,11 +100,11 @@ export function openDatabase(target: DatabaseTarget): OpenDatabase {
 const execFileAsync = promisify(execFile);
 
 /**
- * Creates and migrates a new cluster in a short-lived child process (create-embedded-cluster.ts
+ * Creates a new (empty) cluster in a short-lived child process (create-embedded-cluster.ts
  * says why), in a folder beside `dataDir` that is renamed into place once complete: a start-up
  * killed half-way leaves no half-made cluster behind.
  */
-async function createEmbeddedCluster(dataDir: string): Promise<void> {
+async function createEmbeddedCluster(dataDir: string, migrate: boolean): Promise<void> {
   const parent = path.dirname(dataDir);
   mkdirSync(parent, { recursive: true, mode: 0o700 });
   const staging = path.join(parent, `.${path.basename(dataDir)}.creating-${process.pid}`);
@@ -110,7 +115,7 @@ async function createEmbeddedCluster(dataDir: string): Promise<void> {
   const script = path.join(path.dirname(self), `create-embedded-cluster${path.extname(self)}`);
   const nodeArgs = self.endsWith(".ts") ? ["--import", "tsx"] : [];
   try {
-    await execFileAsync(process.execPath, [...nodeArgs, script, staging], { maxBuffer: 1 << 20 });
+    await execFileAsync(process.execPath, [...nodeArgs, script, staging, ...(migrate ? ["--migrate"] : [])], { maxBuffer: 1 << 20 });
     if (existsSync(dataDir) && readdirSync(dataDir).length === 0) rmdirSync(dataDir);
     renameSync(staging, dataDir);
   } catch (error) {
