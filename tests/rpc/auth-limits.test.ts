@@ -184,9 +184,9 @@ describe("overload", () => {
       outcomes.push(`${error.rawMessage} (${retryDelayMsOf(error)} ms)`);
     }
     // The first three are within the per-IP limit and meet the full queue; from the fourth on the
-    // client is over its limit, and told so (not invited back in a second as "busy").
+    // client is over its limit, and told so (not invited back shortly as "busy").
     expect(outcomes).toEqual([
-      ...Array(3).fill("the server is busy, try again shortly (1000 ms)"),
+      ...Array(3).fill(`the server is busy, try again shortly (${QUEUE_FULL_RETRY_MS} ms)`),
       ...Array(2).fill("too many attempts, try again later (60000 ms)"),
     ]);
   });
