@@ -30,7 +30,7 @@ if (!baseUrl) {
           expect(await migrateToLatest(database.db)).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks", "0004-device-credentials", "0005-username-skeleton"]);
           const tables = await database.db.introspection.getTables({ withInternalKyselyTables: true });
           const mine = tables.filter((t) => t.schema === schema.name).map((t) => t.name).sort();
-          expect(mine).toEqual(["account_locks", "audit_log", "kysely_migration", "kysely_migration_lock", "recovery_codes", "refresh_tokens", "sessions", "users"]);
+          expect(mine).toEqual(["account_locks", "audit_log", "device_credentials", "kysely_migration", "kysely_migration_lock", "recovery_codes", "refresh_tokens", "sessions", "users"]);
         } finally {
           await database.close();
         }
