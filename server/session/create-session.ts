@@ -8,6 +8,7 @@
  *   4. the cache entry written, so the first VerifySession needs no database.
  */
 import { randomUUID } from "node:crypto";
+import { issuedBeforePasswordChange } from "../account/reauthenticate.js";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import { unauthenticated } from "../errors.js";
@@ -54,10 +55,12 @@ export async function createSession(
     result = await deps.db.transaction().execute(async (trx) => {
       const account = await trx
         .selectFrom("users")
-        .select(["id", "username", "status", "totp_secret_encrypted", "totp_last_used_step"])
+        .select(["id", "username", "status", "totp_secret_encrypted", "totp_last_used_step", "password_changed_at"])
         .where("id", "=", userId)
         .executeTakeFirst();
       if (!account || account.status !== "active" || account.totp_secret_encrypted === null) throw unauthenticated("TOKEN_INVALID");
+      // A login token proves the password it was issued for: not one replaced since (ChangePasswordFinish).
+      if (issuedBeforePasswordChange(login.issuedAt, account.password_changed_at)) throw unauthenticated("TOKEN_INVALID");
 
       const spent = await spendSecondFactor(trx, {
         account: {

@@ -117,11 +117,14 @@ export class Revocations {
    * Revokes live sessions in PostgreSQL (by ids, by account, or both: ids confined to the account)
    * and announces them. `audit` runs in the same transaction with the ids actually revoked.
    * `alsoAnnounce` names sessions to tombstone even if PostgreSQL had them revoked already
-   * (repairing a cache left live by an earlier failure). Returns the ids revoked now.
+   * (repairing a cache left live by an earlier failure); `exceptSessionIds` are left live. The
+   * account changes (account/) run their writes in `audit` too: one transaction with the
+   * revocation, announced only once it committed. Returns the ids revoked now.
    */
   async revoke(params: {
     sessionIds?: string[];
     userId?: string;
+    exceptSessionIds?: string[];
     reason: RevocationReason;
     alsoAnnounce?: string[];
     audit?: (trx: Db, revokedIds: string[]) => Promise<void>;
@@ -130,7 +133,14 @@ export class Revocations {
     const { ids: revoked, seq } = await this.#db.transaction().execute(async (trx) => {
       const couldRevoke = params.sessionIds === undefined || params.sessionIds.length > 0;
       const seq = couldRevoke ? await beginRevocation(trx) : undefined;
-      const ids = await revokeSessions(trx, { sessionIds: params.sessionIds, userId: params.userId, reason: params.reason, at, seq });
+      const ids = await revokeSessions(trx, {
+        sessionIds: params.sessionIds,
+        userId: params.userId,
+        exceptSessionIds: params.exceptSessionIds,
+        reason: params.reason,
+        at,
+        seq,
+      });
       await params.audit?.(trx, ids);
       return { ids, seq };
     });

@@ -20,6 +20,10 @@ import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 export interface SessionModule {
   service: ServiceImpl<typeof SessionService>;
+  /** For other Bearer services (AccountService): which live session a token is. */
+  authenticator: SessionAuthenticator;
+  /** For other services that end sessions (AccountService). */
+  revocations: Revocations;
   /** Ends every WatchRevocations stream normally (clients resume from their cursor). */
   endStreams(): void;
   close(): Promise<void>;
@@ -85,6 +89,8 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
   });
   return {
     service,
+    authenticator,
+    revocations,
     endStreams: () => feed.endStreams(),
     close: async () => {
       feed.close();

@@ -25,7 +25,14 @@ export type AuditEvent =
   | "session.refreshed"
   | "session.refresh_reuse_detected"
   | "session.revoked"
-  | "session.logged_out";
+  | "session.logged_out"
+  | "account.reauthenticated"
+  | "account.reauthentication_failed"
+  | "account.password_changed"
+  | "account.totp_replaced"
+  | "account.totp_replacement_failed"
+  | "account.recovery_codes_regenerated"
+  | "account.deleted";
 
 /** Flat facts only; see the rule above. */
 export type AuditDetails = Record<string, string | number | boolean | null>;

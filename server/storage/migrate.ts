@@ -8,10 +8,12 @@ import { type Migration, type MigrationProvider, Migrator } from "kysely/migrati
 import type { Db } from "./database.js";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-revocation-feed.js";
+import * as m0003 from "./migrations/0003-account-lifecycle.js";
 
 const MIGRATIONS: Record<string, Migration> = {
   "0001-initial": m0001,
   "0002-revocation-feed": m0002,
+  "0003-account-lifecycle": m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
