@@ -5,7 +5,7 @@
  * cap refuse.
  */
 import { createClient, createRouterTransport, type Client, type Interceptor } from "@connectrpc/connect";
-import { KE2, OpaqueClient, RegistrationResponse } from "@cloudflare/opaque-ts";
+import { KE2, OpaqueClient, RegistrationResponse, type MemoryHardFn } from "@cloudflare/opaque-ts";
 import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
@@ -127,9 +127,9 @@ export async function opaqueLoginToken(auth: Client<typeof AuthService>, usernam
 export async function changePassword(
   account: Client<typeof AccountService>,
   accessToken: string,
-  params: { reauthToken: string; username: string; newPassword: string; serverIdentity: string; keepOtherSessions?: boolean },
+  params: { reauthToken: string; username: string; newPassword: string; serverIdentity: string; keepOtherSessions?: boolean; memHard?: MemoryHardFn },
 ): Promise<void> {
-  const client = new OpaqueClient(cfg);
+  const client = new OpaqueClient(cfg, params.memHard);
   const request = await client.registerInit(params.newPassword);
   if (request instanceof Error) throw request;
   const init = await account.changePasswordInit(
