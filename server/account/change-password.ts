@@ -4,7 +4,7 @@
  * password either. ChangePasswordInit checks the reauth token without spending it;
  * ChangePasswordFinish commits, in ONE transaction: the reauth token spent, the new record in place
  * of the old (the old password fails from the next LoginInit on), `password_changed_at`, the
- * account's device credentials revoked, every OTHER session revoked (numbered for WatchRevocations,
+ * account's device credentials revoked, other sessions' reauth tokens dropped, every OTHER session revoked (numbered for WatchRevocations,
  * announced to every instance after commit; the calling session stays) unless
  * `keepOtherSessions`, and the audit entry.
  */
@@ -55,6 +55,8 @@ export async function changePasswordFinish(
       await spendReauthToken(trx, token, caller, at);
       if (!(await replaceOpaqueRecord(trx, caller.userId, input.registrationRecord, at))) throw unauthenticated("TOKEN_INVALID");
       await deps.revokeDeviceCredentials(trx, caller.userId);
+      // Other sessions' step-ups were proven with the old password: they end with it.
+      await trx.deleteFrom("reauth_tokens").where("user_id", "=", caller.userId).where("session_id", "!=", caller.sessionId).execute();
       await recordAudit(trx, {
         at,
         event: "account.password_changed",

@@ -201,6 +201,12 @@ describe("AccountService", () => {
       );
       expect(bad.findDetails(BadRequestSchema)[0]!.fieldViolations[0]!.field).toBe("registration_record");
       await expectRpcError(h.account.replaceTotpFinish({ reauthToken: token, code: "12" }, bearer(s.accessToken)), Code.InvalidArgument);
+      // 33 bytes that are not a P-256 point: refused before any OPAQUE work.
+      const notAPoint = await expectRpcError(
+        h.account.changePasswordInit({ reauthToken: token, registrationRequest: new Uint8Array(33).fill(0xff) }, bearer(s.accessToken)),
+        Code.InvalidArgument,
+      );
+      expect(notAPoint.findDetails(BadRequestSchema)[0]!.fieldViolations[0]!.field).toBe("registration_request");
       const results = await Promise.allSettled([
         h.account.regenerateRecoveryCodes({ reauthToken: token }, bearer(s.accessToken)),
         h.account.regenerateRecoveryCodes({ reauthToken: token }, bearer(s.accessToken)),
@@ -316,9 +322,12 @@ describe("AccountService", () => {
       const { user, serverIdentity } = await realUser("first password");
       const other = await sessionWithPassword(user, "first password");
       const mine = await sessionWithPassword(user, "first password");
+      const othersToken = await h.reauth(user, other.accessToken);
       const reauthToken = await h.reauth(user, mine.accessToken);
       await changePassword(h.account, mine.accessToken, { reauthToken, username: user.username, newPassword: "second password", serverIdentity, keepOtherSessions: true });
       await h.session.verifySession({ accessToken: other.accessToken });
+      // The other session's step-up was proven with the old password: gone with it.
+      await expectRpcError(h.account.regenerateRecoveryCodes({ reauthToken: othersToken }, bearer(other.accessToken)), Code.Unauthenticated, "TOKEN_INVALID");
       expect(await opaqueLoginToken(h.auth, user.username, "first password")).toBeNull();
     });
   });
