@@ -13,6 +13,7 @@ import { IdentityMemHardFn } from "@cloudflare/opaque-ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, cypherClients, login, loginToken, nextSecondFactor, registerUser, type Clients, type User } from "../../bench/support/cypher-user.js";
 import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
+import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { loadConfig } from "../../server/config.js";
 import { startCypherServer, type CypherServer } from "../../server/cypher-server.js";
 import { silentLogger } from "../../server/logger.js";
@@ -23,7 +24,12 @@ import { changePassword } from "../support/account-fixture.js";
 const databaseUrl = TEST_DATABASE_URL;
 const codeOf = (e: unknown) => Code[ConnectError.from(e).code];
 
-type Instance = Clients & { account: Client<typeof AccountService>; server: CypherServer };
+type Instance = Clients & {
+  account: Client<typeof AccountService>;
+  /** SessionService on the internal port, where backends follow revocations. */
+  backend: Client<typeof SessionService>;
+  server: CypherServer;
+};
 
 if (!databaseUrl) {
   describe.skip("AccountService on two instances (set TEST_DATABASE_URL to run)", () => {
@@ -41,7 +47,7 @@ if (!databaseUrl) {
       const env = {
         PORT: "0",
         HOST: "127.0.0.1",
-        GRPC_PORT: "off",
+        GRPC_PORT: "0",
         // One DATA_DIR: the second instance reads the key material the first generated.
         DATA_DIR: dir,
         DATABASE_URL: schema.url,
@@ -50,7 +56,8 @@ if (!databaseUrl) {
       };
       const server = await startCypherServer({ config: loadConfig(env), logger: silentLogger, env });
       const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` });
-      return { ...cypherClients(transport), account: createClient(AccountService, transport), server };
+      const backend = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.grpcPort}` }));
+      return { ...cypherClients(transport), account: createClient(AccountService, transport), backend, server };
     };
 
     beforeAll(async () => {
@@ -73,11 +80,11 @@ if (!databaseUrl) {
     const reauth = async (on: Instance, user: User, accessToken: string) =>
       (await on.account.reauthenticate({ loginToken: await loginToken(on, user), secondFactor: await nextSecondFactor(user) }, bearer(accessToken))).reauthToken;
 
-    /** The cursor after everything revoked so far, from `on`'s WatchRevocations. */
+    /** The cursor after everything revoked so far, from `on`'s WatchRevocations (internal port). */
     async function currentCursor(on: Instance): Promise<string> {
       const abort = new AbortController();
       try {
-        for await (const item of on.session.watchRevocations({ cursor: "" }, { signal: abort.signal })) {
+        for await (const item of on.backend.watchRevocations({ cursor: "" }, { signal: abort.signal })) {
           if (item.caughtUp) return item.cursor;
         }
       } finally {
@@ -91,7 +98,7 @@ if (!databaseUrl) {
       const abort = new AbortController();
       const ids: string[] = [];
       try {
-        for await (const item of on.session.watchRevocations({ cursor }, { signal: abort.signal })) {
+        for await (const item of on.backend.watchRevocations({ cursor }, { signal: abort.signal })) {
           if (item.caughtUp) return ids;
           ids.push(...item.sessionIds);
         }
