@@ -333,6 +333,23 @@ describe("AccountService", () => {
   });
 
   describe("DeleteAccount", () => {
+    it("changes nothing when a step fails half-way (one transaction)", async () => {
+      const user = await createActiveUser(ctx);
+      const a = await h.login(user, "a");
+      const b = await h.login(user, "b");
+      const token = await h.reauth(user, a.accessToken);
+      h.failingDeviceRevocation.add(user.id);
+      await expectRpcError(h.account.deleteAccount({ reauthToken: token }, bearer(a.accessToken)), Code.Internal);
+      h.failingDeviceRevocation.delete(user.id);
+      for (const s of [a, b]) await h.session.verifySession({ accessToken: s.accessToken });
+      const row = await ctx.db.selectFrom("users").select(["status", "username"]).where("id", "=", user.id).executeTakeFirstOrThrow();
+      expect(row).toEqual({ status: "active", username: user.username });
+      expect(await ctx.db.selectFrom("recovery_codes").select("id").where("user_id", "=", user.id).execute()).toHaveLength(10);
+      // The reauth token was not spent either: the retry succeeds.
+      await h.account.deleteAccount({ reauthToken: token }, bearer(a.accessToken));
+      await expectRpcError(h.session.verifySession({ accessToken: b.accessToken }), Code.Unauthenticated, "TOKEN_REVOKED");
+    });
+
     it("ends every session, erases the account, and frees the username", async () => {
       const user = await createActiveUser(ctx);
       const a = await h.login(user, "a");

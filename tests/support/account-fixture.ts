@@ -39,6 +39,8 @@ export interface AccountHarness {
   seamCalls: Array<{ seam: "check" | "recordFailure" | "revokeDeviceCredentials"; userId: string }>;
   /** Accounts the second-factor cap refuses (check throws ResourceExhausted). */
   capped: Set<string>;
+  /** Accounts whose device-credential revocation fails (to see a change roll back whole). */
+  failingDeviceRevocation: Set<string>;
   loginToken(user: { id: string; username: string }): Promise<string>;
   /** A session for `user` (signed login token + TOTP at a fresh step). */
   login(user: TestUser, device?: string): Promise<{ sessionId: string; accessToken: string; refreshToken: string }>;
@@ -53,6 +55,7 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
   const sessionModule = await createSessionModule(ctx, tokens);
   const seamCalls: AccountHarness["seamCalls"] = [];
   const capped = new Set<string>();
+  const failingDeviceRevocation = new Set<string>();
   const accountModule = createAccountModule(ctx, {
     tokens,
     opaque: authModule.opaque,
@@ -69,6 +72,7 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
     },
     revokeDeviceCredentials: async (_trx, userId) => {
       seamCalls.push({ seam: "revokeDeviceCredentials", userId });
+      if (failingDeviceRevocation.has(userId)) throw new Error("device credentials unavailable (test)");
     },
   });
   const transport = createRouterTransport(
@@ -85,6 +89,7 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
     sessionModule,
     seamCalls,
     capped,
+    failingDeviceRevocation,
     loginToken: async (user) =>
       (await tokens.issue("login", { sub: user.id, username: user.username }, { ttlSeconds: ctx.config.tokens.loginTtlSeconds })).token,
     login: async (user, device = "test device") => {
