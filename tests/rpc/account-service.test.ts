@@ -11,7 +11,7 @@ import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
 import { bearer, callOptions, createActiveUser, expectRpcError, nextTotpStep, type TestUser } from "../support/session-fixture.js";
-import { changePassword, createAccountHarness, opaqueLoginToken, type AccountHarness } from "../support/account-fixture.js";
+import { changePassword, createAccountHarness, opaqueLoginToken, TEST_MEM_HARD, type AccountHarness } from "../support/account-fixture.js";
 import { enroll, register } from "./auth-helpers.js";
 
 describe("AccountService", () => {
@@ -32,7 +32,7 @@ describe("AccountService", () => {
   /** A registered, enrolled account with a real OPAQUE record, and a session from a real login. */
   async function realUser(password: string) {
     const username = `real-${randomBytes(4).toString("hex")}`;
-    const { enrollmentToken, serverIdentity } = await register(h.auth, username, password);
+    const { enrollmentToken, serverIdentity } = await register(h.auth, username, password, { memHard: TEST_MEM_HARD });
     const { secret, recoveryCodes } = await enroll(h.auth, enrollmentToken, ctx.clock.now());
     const { id } = await ctx.db.selectFrom("users").select("id").where("username", "=", username).executeTakeFirstOrThrow();
     const user: TestUser = { id, username, totpSecret: secret, recoveryCodes };
@@ -279,7 +279,7 @@ describe("AccountService", () => {
   });
 
   describe("ChangePassword (real OPAQUE client)", () => {
-    it("the old password is refused, the new one works, other sessions end, the caller's stays", async () => {
+    it("the old password is refused, the new one works, other sessions end, the caller's stays", { timeout: 60_000 }, async () => {
       const { user, serverIdentity } = await realUser("old password 1");
       const other = await sessionWithPassword(user, "old password 1");
       const mine = await sessionWithPassword(user, "old password 1");
@@ -318,7 +318,7 @@ describe("AccountService", () => {
       );
     });
 
-    it("keep_other_sessions keeps them", async () => {
+    it("keep_other_sessions keeps them", { timeout: 60_000 }, async () => {
       const { user, serverIdentity } = await realUser("first password");
       const other = await sessionWithPassword(user, "first password");
       const mine = await sessionWithPassword(user, "first password");
@@ -386,7 +386,7 @@ describe("AccountService", () => {
       expect(await ctx.db.selectFrom("audit_log").select("id").where("username", "=", user.username).execute()).toEqual([]);
 
       // Anyone may now register the name, as a new account.
-      const again = await register(h.auth, user.username, "someone else");
+      const again = await register(h.auth, user.username, "someone else", { memHard: TEST_MEM_HARD });
       const { secret } = await enroll(h.auth, again.enrollmentToken, ctx.clock.now());
       expect(secret).not.toBe(user.totpSecret);
       const fresh = await ctx.db.selectFrom("users").select(["id", "status"]).where("username", "=", user.username).executeTakeFirstOrThrow();

@@ -5,7 +5,7 @@
  * cap refuse.
  */
 import { createClient, createRouterTransport, type Client, type Interceptor } from "@connectrpc/connect";
-import { KE2, OpaqueClient, RegistrationResponse, type MemoryHardFn } from "@cloudflare/opaque-ts";
+import { IdentityMemHardFn, KE2, OpaqueClient, RegistrationResponse, type MemoryHardFn } from "@cloudflare/opaque-ts";
 import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
@@ -116,9 +116,16 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
   return h;
 }
 
+/**
+ * The real opaque-ts client without key stretching (IdentityMemHardFn): scrypt costs only the
+ * client's time, and many of it on a loaded machine would only slow the tests. Registration,
+ * login and password change must all use the same one.
+ */
+export const TEST_MEM_HARD: MemoryHardFn = IdentityMemHardFn;
+
 /** OPAQUE login through the real client: a login token, or null when the client cannot finish (wrong password). */
 export async function opaqueLoginToken(auth: Client<typeof AuthService>, username: string, password: string): Promise<string | null> {
-  const client = new OpaqueClient(cfg);
+  const client = new OpaqueClient(cfg, TEST_MEM_HARD);
   const ke1 = await client.authInit(password);
   if (ke1 instanceof Error) throw ke1;
   const init = await auth.loginInit({ username, ke1: Uint8Array.from(ke1.serialize()) }, callOptions());
@@ -134,7 +141,7 @@ export async function changePassword(
   accessToken: string,
   params: { reauthToken: string; username: string; newPassword: string; serverIdentity: string; keepOtherSessions?: boolean; memHard?: MemoryHardFn },
 ): Promise<void> {
-  const client = new OpaqueClient(cfg, params.memHard);
+  const client = new OpaqueClient(cfg, params.memHard ?? TEST_MEM_HARD);
   const request = await client.registerInit(params.newPassword);
   if (request instanceof Error) throw request;
   const init = await account.changePasswordInit(
