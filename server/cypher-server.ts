@@ -4,8 +4,10 @@
  * `main.ts` runs one per process; tests and benchmarks run theirs in-process on port 0.
  */
 import path from "node:path";
+import { AccountService } from "../gen/cypher/account/v1/account_pb.js";
 import { AuthService } from "../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../gen/cypher/session/v1/session_pb.js";
+import { createAccountModule } from "./account/account-module.js";
 import type { AppContext } from "./app-context.js";
 import { createAdminModule } from "./admin/admin-module.js";
 import { createAuthModule } from "./auth/auth-module.js";
@@ -16,6 +18,7 @@ import { lateBoundService } from "./late-bound-service.js";
 import type { Logger } from "./logger.js";
 import { CypherMetrics } from "./metrics/cypher-metrics.js";
 import { startMetricsServer } from "./metrics/metrics-server.js";
+import { revokeDeviceCredentials } from "./session/device-credential-store.js";
 import { createSessionModule } from "./session/session-module.js";
 import { createKeyValueStore } from "./storage/kv/create-key-value-store.js";
 import { migrateToLatest } from "./storage/migrate.js";
@@ -33,7 +36,7 @@ import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v
 import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
 /** What reflection lists: every service the public port serves. */
-const reflectedServices = [AuthService, SessionService, Health, ServerReflectionV1, ServerReflectionV1Alpha];
+const reflectedServices = [AuthService, SessionService, AccountService, Health, ServerReflectionV1, ServerReflectionV1Alpha];
 
 export interface CypherServer {
   /** The public port actually bound (useful with PORT=0). */
@@ -65,12 +68,13 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
   const auth = lateBoundService(AuthService);
   const session = lateBoundService(SessionService);
   const metrics = config.metricsPort === null ? undefined : new CypherMetrics();
+  const account = lateBoundService(AccountService);
 
   const server = await startPublicServer({
     config,
     logger,
     routes: (router) =>
-      registerRoutes(router, { auth: auth.impl, session: session.impl, health, reflectionServices: reflectedServices }),
+      registerRoutes(router, { auth: auth.impl, session: session.impl, account: account.impl, health, reflectionServices: reflectedServices }),
     fallback: options.fallback,
     rpcMetrics: metrics?.rpc.public,
   });
@@ -124,6 +128,16 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     cleanups.push(() => authModule.close());
     const sessionModule = await createSessionModule(ctx, tokens);
     cleanups.push(() => sessionModule.close());
+    const accountModule = createAccountModule(ctx, {
+      tokens,
+      opaque: authModule.opaque,
+      authenticator: sessionModule.authenticator,
+      revocations: sessionModule.revocations,
+      secondFactorFailures: sessionModule.secondFactorLockout,
+      revokeDeviceCredentials: async (trx, userId) => {
+        await revokeDeviceCredentials(trx, { userId, at: clock.now() });
+      },
+    });
     const stopSweeper = startEnrollmentSweeper({
       db: database.db,
       clock,
@@ -134,6 +148,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
 
     auth.bind(authModule.service);
     session.bind(sessionModule.service);
+    account.bind(accountModule.service);
     // The internal port opens once its services exist: backends never see a call refused as "starting".
     let grpcServer: RunningGrpcServer | undefined;
     if (config.grpcPort !== null) {

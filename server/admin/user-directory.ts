@@ -22,7 +22,7 @@ function selectUsers(db: Db, now: Date) {
   return db
     .selectFrom("users")
     .leftJoin("account_locks", "account_locks.user_id", "users.id")
-    .select(["users.id", "users.username", "users.status", "users.created_at", "account_locks.locked_at", "account_locks.reason"])
+    .select(["users.id", "users.username", "users.status", "users.created_at", "users.password_changed_at", "account_locks.locked_at", "account_locks.reason"])
     .select((eb) =>
       eb
         .selectFrom("sessions")
@@ -40,6 +40,7 @@ type Row = {
   username: string;
   status: UserStatus;
   created_at: Date;
+  password_changed_at: Date | null;
   locked_at: Date | null;
   reason: string | null;
   active_sessions: string | null;
@@ -52,7 +53,8 @@ function toView(row: Row): UserView {
     status: row.status,
     createdAt: row.created_at,
     // The record is set at registration and nothing changes it yet; a password change will record its own time.
-    passwordChangedAt: row.created_at,
+    // Registration set the first password; ChangePasswordFinish records every later one.
+    passwordChangedAt: row.password_changed_at ?? row.created_at,
     activeSessions: Number(row.active_sessions ?? "0"),
     lock: row.locked_at === null ? null : { lockedAt: row.locked_at, reason: row.reason ?? "" },
   };

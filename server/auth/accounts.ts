@@ -117,7 +117,8 @@ export async function findEnrollment(db: Db, tokenHash: Uint8Array, now: Date): 
   return {
     id: row.id,
     username: row.username,
-    status: row.status,
+    // live(now) admits only active and pending rows.
+    status: row.status as Enrollment["status"],
     sealedTotpSecret: row.totp_secret_encrypted ? new Uint8Array(row.totp_secret_encrypted) : null,
     failedAttempts: row.enrollment_failed_attempts,
   };

@@ -22,6 +22,8 @@ import { registerFinish, registerInit } from "./registration.js";
 
 export interface AuthModule {
   service: ServiceImpl<typeof AuthService>;
+  /** The OPAQUE executor, shared with AccountService's password change (same keys and queue bound). */
+  opaque: OpaqueExecutor;
   /** Stops the OPAQUE workers; calls still waiting for one fail with Unavailable. */
   close(): Promise<void>;
 }
@@ -53,7 +55,7 @@ export async function createAuthModule(ctx: AppContext, tokens: TokenService, op
     limits: new AttemptLimits(ctx.kv, ctx.clock, ctx.config.rateLimits),
     recoveryCodePepper: recoveryCodePepper(ctx.keys.totpEncryptionKey),
   };
-  return { service: createAuthService(deps), close: () => opaque.close() };
+  return { service: createAuthService(deps), opaque, close: () => opaque.close() };
 }
 
 export function createAuthService(deps: AuthDeps): ServiceImpl<typeof AuthService> {

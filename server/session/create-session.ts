@@ -11,6 +11,7 @@
  *   5. the cache entry written, so the first VerifySession needs no database.
  */
 import { randomUUID } from "node:crypto";
+import { issuedBeforePasswordChange } from "../account/reauthenticate.js";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import { unauthenticated } from "../errors.js";
@@ -79,7 +80,7 @@ export async function createSession(
     result = await deps.db.transaction().execute(async (trx) => {
       const account = await trx
         .selectFrom("users")
-        .select(["id", "username", "status", "totp_secret_encrypted", "totp_last_used_step"])
+        .select(["id", "username", "status", "totp_secret_encrypted", "totp_last_used_step", "password_changed_at"])
         .where("id", "=", userId)
         // The row stays locked until commit: a LockUser or DeleteUser (which lock it first) waits
         // for this session and then ends it, or this call waits for them and then finds the lock
@@ -88,6 +89,8 @@ export async function createSession(
         .executeTakeFirst();
       if (!account || account.status !== "active" || account.totp_secret_encrypted === null) throw unauthenticated("TOKEN_INVALID");
       if (await isLocked(trx, account.id)) throw unauthenticated("TOKEN_INVALID");
+      // A login token proves the password it was issued for: not one replaced since (ChangePasswordFinish).
+      if (issuedBeforePasswordChange(login.issuedAt, account.password_changed_at)) throw unauthenticated("TOKEN_INVALID");
 
       const spent = await spendSecondFactor(trx, {
         account: {

@@ -120,15 +120,17 @@ export class Revocations {
    * Revokes live sessions in PostgreSQL (by ids, by account, or both: ids confined to the account)
    * and announces them. `audit` runs in the same transaction with the ids actually revoked.
    * `alsoAnnounce` names sessions to tombstone even if PostgreSQL had them revoked already
-   * (repairing a cache left live by an earlier failure). `before` runs first in the transaction,
-   * ahead of the revocation lock (e.g. to lock the account's row, so that no session can be
-   * created for it concurrently; throwing rolls everything back). `alsoInTransaction` runs in the
-   * same transaction after the revocation (e.g. revoking the account's device credentials).
-   * Returns the ids revoked now.
+   * (repairing a cache left live by an earlier failure); `exceptSessionIds` are left live. `before`
+   * runs first in the transaction, ahead of the revocation lock (e.g. to lock the account's row, so
+   * that no session can be created for it concurrently; throwing rolls everything back).
+   * `alsoInTransaction` runs in the same transaction after the revocation (e.g. revoking the
+   * account's device credentials); the account changes (account/) run their writes in `audit` too.
+   * Everything is announced only once it committed. Returns the ids revoked now.
    */
   async revoke(params: {
     sessionIds?: string[];
     userId?: string;
+    exceptSessionIds?: string[];
     reason: RevocationReason;
     alsoAnnounce?: string[];
     before?: (trx: Db) => Promise<void>;
@@ -140,7 +142,14 @@ export class Revocations {
       await params.before?.(trx);
       const couldRevoke = params.sessionIds === undefined || params.sessionIds.length > 0;
       const seq = couldRevoke ? await beginRevocation(trx) : undefined;
-      const ids = await revokeSessions(trx, { sessionIds: params.sessionIds, userId: params.userId, reason: params.reason, at, seq });
+      const ids = await revokeSessions(trx, {
+        sessionIds: params.sessionIds,
+        userId: params.userId,
+        exceptSessionIds: params.exceptSessionIds,
+        reason: params.reason,
+        at,
+        seq,
+      });
       await params.alsoInTransaction?.(trx);
       await params.audit?.(trx, ids);
       return { ids, seq };

@@ -25,7 +25,11 @@ export interface SessionModule {
   service: ServiceImpl<typeof SessionService>;
   /** For the internal port (backends): WatchRevocations streams every account's revocations. */
   internalService: ServiceImpl<typeof SessionService>;
-  /** Ends sessions on every instance (the operator API and account deletion use it too). */
+  /** For other Bearer services (AccountService): which live session a token is. */
+  authenticator: SessionAuthenticator;
+  /** The per-account cap on wrong second factors, shared with step-up (AccountService). */
+  secondFactorLockout: SecondFactorLockout;
+  /** Ends sessions on every instance (the operator API and the account changes use it too). */
   revocations: Revocations;
   /** Ends every WatchRevocations stream normally (clients resume from their cursor). */
   endStreams(): void;
@@ -68,6 +72,15 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
   });
   await revocations.start();
   metrics?.watch({ verifiedTokenCache: () => verified.stats(), revocationWatchStreams: () => feed.streams });
+  const secondFactorLockout = new SecondFactorLockout({
+    kv,
+    db,
+    clock,
+    settings: {
+      maxFailures: ctx.config.rateLimits.secondFactorFailuresPerAccount,
+      windowSeconds: ctx.config.rateLimits.secondFactorFailureWindowSeconds,
+    },
+  });
   const authenticator = new SessionAuthenticator({ tokens: sessionTokens, cache, revocations, db, clock, verified, local });
 
   const deps: SessionServiceDeps = {
@@ -85,15 +98,7 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
       tokens,
       sessionTokens,
       gate: new LoginTokenGate({ kv, clock, maxFailures: config.maxSecondFactorFailures }),
-      lockout: new SecondFactorLockout({
-        kv,
-        db,
-        clock,
-        settings: {
-          maxFailures: ctx.config.rateLimits.secondFactorFailuresPerAccount,
-          windowSeconds: ctx.config.rateLimits.secondFactorFailureWindowSeconds,
-        },
-      }),
+      lockout: secondFactorLockout,
       cache,
       totpEncryptionKey: ctx.keys.totpEncryptionKey,
       recoveryPepper: recoveryCodePepper(ctx.keys.totpEncryptionKey),
@@ -104,6 +109,8 @@ export async function createSessionModule(ctx: AppContext, tokens: TokenService,
   return {
     service: createSessionService(deps, { kind: "account", quota: new WatchStreamQuota(ctx.config.watchRevocations) }),
     internalService: createSessionService(deps, { kind: "all" }),
+    authenticator,
+    secondFactorLockout,
     revocations,
     endStreams: () => feed.endStreams(),
     close: async () => {

@@ -7,7 +7,7 @@ import type { Db, SessionRow } from "../storage/database.js";
 import type { SessionRecord } from "./session-record.js";
 
 /** Why a session ended (sessions.revoked_reason). */
-export type RevocationReason = "logout" | "logout_all" | "revoked" | "refresh_reuse" | "account_locked" | "admin_revoked" | "account_deleted";
+export type RevocationReason = "logout" | "logout_all" | "revoked" | "refresh_reuse" | "account_locked" | "admin_revoked" | "password_changed" | "account_deleted";
 
 function toRecord(row: SessionRow & { username: string }): SessionRecord {
   return {
@@ -66,11 +66,12 @@ export async function insertSession(
 /**
  * Marks live sessions revoked, stamped with the revoking transaction's `seq` (revocation-log.ts);
  * rows already revoked or past their lifetime do not change. `userId` confines the update to one
- * account's sessions (RevokeSession must never touch another account's). Returns the ids revoked.
+ * account's sessions (RevokeSession must never touch another account's); `exceptSessionIds` are
+ * left alone (a password change keeps the calling session). Returns the ids revoked.
  */
 export async function revokeSessions(
   db: Db,
-  params: { sessionIds?: string[]; userId?: string; reason: RevocationReason; at: Date; seq?: string },
+  params: { sessionIds?: string[]; userId?: string; exceptSessionIds?: string[]; reason: RevocationReason; at: Date; seq?: string },
 ): Promise<string[]> {
   if (params.sessionIds !== undefined && params.sessionIds.length === 0) return [];
   if (params.sessionIds === undefined && params.userId === undefined) throw new TypeError("revokeSessions needs sessionIds or userId");
@@ -81,6 +82,7 @@ export async function revokeSessions(
     .where("expires_at", ">", params.at);
   if (params.sessionIds !== undefined) query = query.where("id", "in", params.sessionIds);
   if (params.userId !== undefined) query = query.where("user_id", "=", params.userId);
+  if (params.exceptSessionIds !== undefined && params.exceptSessionIds.length > 0) query = query.where("id", "not in", params.exceptSessionIds);
   const rows = await query.returning("id").execute();
   return rows.map((r) => r.id);
 }

@@ -28,6 +28,12 @@ export type AuditEvent =
   | "session.refresh_reuse_detected"
   | "session.revoked"
   | "session.logged_out"
+  | "account.reauthenticated"
+  | "account.reauthentication_failed"
+  | "account.password_changed"
+  | "account.totp_replaced"
+  | "account.totp_replacement_failed"
+  | "account.recovery_codes_regenerated"
   /** The account and its secrets were removed (details: who, sessions_ended); never the username. */
   | "account.deleted"
   /** AdminService: details.operator is the acting admin key's fingerprint, never the key. */

@@ -11,7 +11,8 @@ type Timestamp = ColumnType<Date, Date, Date>;
 type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
 type Bytes = ColumnType<Uint8Array, Uint8Array, Uint8Array>;
 
-export type UserStatus = "pending" | "active";
+/** `deleted`: a tombstone kept for its sessions rows (migrations/0003-account-lifecycle.ts). */
+export type UserStatus = "pending" | "active" | "deleted";
 
 /** An account. Pending until TOTP enrollment is confirmed; a pending row past `enrollment_expires_at` does not exist for any query. */
 export interface UsersTable {
@@ -35,6 +36,27 @@ export interface UsersTable {
   totp_secret_encrypted: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   /** The last TOTP time step accepted; a step is accepted once (RFC 6238 §5.2). */
   totp_last_used_step: ColumnType<string | null, number | string | null | undefined, number | string | null>;
+  /** When the OPAQUE record was last replaced by a password change (null: never). */
+  password_changed_at: NullableTimestamp;
+  /** A new TOTP secret sealed like the current one, waiting for ReplaceTotpFinish. */
+  totp_pending_secret_encrypted: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** When the current TOTP secret replaced an earlier one (null: the enrollment's, since activated_at). */
+  totp_replaced_at: NullableTimestamp;
+  /**
+   * Set with status `deleted`: the row is a tombstone without credentials, its username replaced
+   * by `deleted:<id>` (never a valid username), kept so the account's revoked sessions stay.
+   */
+  deleted_at: NullableTimestamp;
+}
+
+/** Step-up (reauth) tokens: only their SHA-256, bound to a session and its account, spent once. */
+export interface ReauthTokensTable {
+  token_hash: Bytes;
+  user_id: string;
+  session_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  spent_at: NullableTimestamp;
 }
 
 /** Single-use recovery codes, stored only as hashes. */
@@ -130,6 +152,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   device_credentials: DeviceCredentialsTable;
   audit_log: AuditLogTable;
+  reauth_tokens: ReauthTokensTable;
 }
 
 export type Db = Kysely<Database>;

@@ -11,6 +11,7 @@ import * as m0002 from "./migrations/0002-revocation-feed.js";
 import * as m0003 from "./migrations/0003-account-locks.js";
 import * as m0004 from "./migrations/0004-device-credentials.js";
 import * as m0005 from "./migrations/0005-username-skeleton.js";
+import * as m0006 from "./migrations/0006-account-lifecycle.js";
 
 const MIGRATIONS: Record<string, Migration> = {
   "0001-initial": m0001,
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0003-account-locks": m0003,
   "0004-device-credentials": m0004,
   "0005-username-skeleton": m0005,
+  "0006-account-lifecycle": m0006,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

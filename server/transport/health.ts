@@ -6,6 +6,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
@@ -13,7 +14,7 @@ import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../.
 export { ServingStatus };
 
 /** "" is the server as a whole; the others are the product's services. */
-export const HEALTH_CHECKED_SERVICES: readonly string[] = ["", AuthService.typeName, SessionService.typeName];
+export const HEALTH_CHECKED_SERVICES: readonly string[] = ["", AuthService.typeName, SessionService.typeName, AccountService.typeName];
 
 type Listener = (status: ServingStatus) => void;
 

@@ -1,9 +1,11 @@
 /**
- * Every service on the public port: the product's two services, gRPC health and server reflection
- * (v1 and v1alpha). Reflection lists all of them, itself included. AdminService is refused here.
+ * Every service on the public port: the product's services (auth, session, account), gRPC health and
+ * server reflection (v1 and v1alpha). Reflection lists all of them, itself included. AdminService is
+ * refused here.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -20,6 +22,7 @@ import {
 export interface RouteServices {
   auth: ServiceImpl<typeof AuthService>;
   session: ServiceImpl<typeof SessionService>;
+  account: ServiceImpl<typeof AccountService>;
   health: HealthState;
   /**
    * Further services to list in reflection (registered elsewhere on the same router). The services
@@ -32,6 +35,7 @@ export interface RouteServices {
 export const PUBLIC_SERVICES: readonly DescService[] = [
   AuthService,
   SessionService,
+  AccountService,
   Health,
   ServerReflectionV1,
   ServerReflectionV1alpha,
@@ -42,6 +46,7 @@ export function registerRoutes(router: ConnectRouter, services: RouteServices): 
   router
     .service(AuthService, services.auth)
     .service(SessionService, services.session)
+    .service(AccountService, services.account)
     .service(Health, createHealthService(services.health))
     .service(ServerReflectionV1, createReflectionV1Service(reflection))
     .service(ServerReflectionV1alpha, createReflectionV1alphaService(reflection));

@@ -1,6 +1,6 @@
 /**
- * Malformed input over every protocol, against a real Cypher on port 0: every RPC of AuthService
- * and SessionService gets generated garbage (fast-check) through Connect JSON, Connect binary, gRPC
+ * Malformed input over every protocol, against a real Cypher on port 0: every RPC of AuthService,
+ * SessionService and AccountService gets generated garbage (fast-check) through Connect JSON, Connect binary, gRPC
  * and gRPC-Web clients, and raw bytes (random bodies, truncated and oversized envelopes, invalid
  * UTF-8, wrong content types) straight over HTTP/1.1 and HTTP/2. Every answer must carry a code
  * from the error table in docs/architecture.md (Internal only for the transport's "parse binary" answer), leak nothing,
@@ -13,6 +13,7 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
@@ -59,7 +60,7 @@ async function expectHealthy(transport: Transport): Promise<void> {
 }
 
 interface TypedCase {
-  service: typeof AuthService | typeof SessionService;
+  service: typeof AuthService | typeof SessionService | typeof AccountService;
   method: string;
   request: Record<string, unknown>;
   authorization?: string;
@@ -71,6 +72,9 @@ const session = (method: string, request: fc.Arbitrary<Record<string, unknown>>,
   (withBearer ? fc.tuple(request, authorizationArb) : fc.tuple(request, fc.constant(undefined))).map(
     ([r, authorization]): TypedCase => ({ service: SessionService, method, request: r, authorization }),
   );
+
+const account = (method: string, request: fc.Arbitrary<Record<string, unknown>>) =>
+  fc.tuple(request, authorizationArb).map(([r, authorization]): TypedCase => ({ service: AccountService, method, request: r, authorization }));
 
 const secondFactor = fc.oneof(
   fc.constant({ case: undefined }),
@@ -93,6 +97,17 @@ const typedCase: fc.Arbitrary<TypedCase> = fc.oneof(
   session("ListSessions", fc.constant({}), true),
   session("RevokeSession", fc.record({ sessionId: fc.oneof(tokenArb, fc.uuid()) }, { requiredKeys: [] }), true),
   session("GetPublicKeys", fc.constant({}), true),
+  account("GetAccount", fc.constant({})),
+  account("Reauthenticate", fc.record({ loginToken: tokenArb, secondFactor }, { requiredKeys: [] })),
+  account("ChangePasswordInit", fc.record({ reauthToken: tokenArb, registrationRequest: registrationRequestBytes }, { requiredKeys: [] })),
+  account(
+    "ChangePasswordFinish",
+    fc.record({ reauthToken: tokenArb, registrationRecord: registrationRecordBytes, keepOtherSessions: fc.boolean() }, { requiredKeys: [] }),
+  ),
+  account("ReplaceTotpInit", fc.record({ reauthToken: tokenArb }, { requiredKeys: [] })),
+  account("ReplaceTotpFinish", fc.record({ reauthToken: tokenArb, code: codeArb }, { requiredKeys: [] })),
+  account("RegenerateRecoveryCodes", fc.record({ reauthToken: tokenArb }, { requiredKeys: [] })),
+  account("DeleteAccount", fc.record({ reauthToken: tokenArb }, { requiredKeys: [] })),
 );
 
 function methodOf(service: TypedCase["service"], name: string): DescMethod {
@@ -176,7 +191,7 @@ describe("typed malformed requests over every protocol", () => {
 // Raw bytes: what no generated client would send.
 
 // The unary RPCs of the original contract (streaming ones added later have their own tests).
-const RPCS: Array<{ path: string; input: DescMessage; name: string }> = [AuthService, SessionService].flatMap((svc) =>
+const RPCS: Array<{ path: string; input: DescMessage; name: string }> = [AuthService, SessionService, AccountService].flatMap((svc) =>
   svc.methods
     .filter((m) => m.methodKind === "unary" && m.name in ALLOWED_CODES)
     .map((m) => ({ path: `/${svc.typeName}/${m.name}`, input: m.input, name: m.name })),

@@ -12,7 +12,7 @@ import { silentLogger } from "../../server/logger.js";
 import { HealthState } from "../../server/transport/health.js";
 import { startPublicServer, type RunningServer } from "../../server/transport/listener.js";
 import { registerRoutes } from "../../server/transport/routes.js";
-import { unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
+import { unimplementedAccountService, unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
 
 const CHECK = "/grpc.health.v1.Health/Check";
 const CONNECT_HEADERS = { "content-type": "application/json", "connect-protocol-version": "1" };
@@ -23,7 +23,7 @@ async function start(env: Record<string, string>): Promise<RunningServer> {
   return startPublicServer({
     config: loadConfig({ PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", ...env }),
     logger: silentLogger,
-    routes: (router) => registerRoutes(router, { auth: unimplementedAuthService(), session: unimplementedSessionService(), health }),
+    routes: (router) => registerRoutes(router, { auth: unimplementedAuthService(), session: unimplementedSessionService(), account: unimplementedAccountService(), health }),
   });
 }
 

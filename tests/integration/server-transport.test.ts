@@ -26,7 +26,7 @@ import { createLogger } from "../../server/logger.js";
 import { HealthState } from "../../server/transport/health.js";
 import { startPublicServer, type FallbackHandler, type ListenerTimeouts, type RunningServer } from "../../server/transport/listener.js";
 import { registerRoutes } from "../../server/transport/routes.js";
-import { unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
+import { unimplementedAccountService, unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
 
 const execFileAsync = promisify(execFile);
 const BUF = path.resolve("node_modules/.bin/buf");
@@ -74,7 +74,7 @@ async function startTestServer(
     config,
     logger: createLogger("info", (line) => logs.push(line)),
     routes: (router) =>
-      registerRoutes(router, { auth: unimplementedAuthService(), session: unimplementedSessionService(), health }),
+      registerRoutes(router, { auth: unimplementedAuthService(), session: unimplementedSessionService(), account: unimplementedAccountService(), health }),
     interceptors: [hold.interceptor],
     fallback: options.fallback,
     timeouts: options.timeouts,
@@ -187,6 +187,7 @@ describe("one plaintext port", () => {
       const services = (answers[0]!.messageResponse.value as v1.ListServiceResponse).service.map((s) => s.name);
       expect(services).toEqual(
         expect.arrayContaining([
+          "cypher.account.v1.AccountService",
           "cypher.auth.v1.AuthService",
           "cypher.session.v1.SessionService",
           "grpc.health.v1.Health",
@@ -214,6 +215,7 @@ describe("one plaintext port", () => {
     const url = `http://127.0.0.1:${t.server.port}`;
     const list = await execFileAsync(BUF, ["curl", "--list-services", "--protocol", "grpc", "--http2-prior-knowledge", url]);
     expect(list.stdout.trim().split("\n").sort()).toEqual([
+      "cypher.account.v1.AccountService",
       "cypher.auth.v1.AuthService",
       "cypher.session.v1.SessionService",
       "grpc.health.v1.Health",

@@ -18,7 +18,7 @@ import { startPublicServer, type RunningServer } from "../../server/transport/li
 import { registerRoutes } from "../../server/transport/routes.js";
 import { createSessionHarness, type SessionHarness } from "../support/session-fixture.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
-import { unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
+import { unimplementedAccountService, unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
 
 const DEADLINE_MS = 600;
 const ENV = { REQUEST_BODY_TIMEOUT_MS: String(DEADLINE_MS), HTTP2_MAX_CONCURRENT_STREAMS: "40" };
@@ -102,7 +102,7 @@ describe("stalled request bodies on the public port (h2c)", () => {
     server = await startPublicServer({
       config: loadConfig({ PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", GRPC_PORT: "off", ...ENV }),
       logger: silentLogger,
-      routes: (router) => registerRoutes(router, { auth: unimplementedAuthService(), session: unimplementedSessionService(), health }),
+      routes: (router) => registerRoutes(router, { auth: unimplementedAuthService(), session: unimplementedSessionService(), account: unimplementedAccountService(), health }),
     });
     session = await connect(server.port);
   });

@@ -10,7 +10,7 @@ import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { HealthState } from "../../server/transport/health.js";
 import { registerRoutes } from "../../server/transport/routes.js";
-import { unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
+import { unimplementedAccountService, unimplementedAuthService, unimplementedSessionService } from "../support/unimplemented-services.js";
 
 function setup(extra: DescService[] = []) {
   const health = new HealthState();
@@ -18,6 +18,7 @@ function setup(extra: DescService[] = []) {
     registerRoutes(router, {
       auth: unimplementedAuthService(),
       session: unimplementedSessionService(),
+      account: unimplementedAccountService(),
       health,
       reflectionServices: extra,
     }),
@@ -64,11 +65,11 @@ describe("grpc.health.v1.Health", () => {
   it("is NOT_SERVING until setServing(true), for the server and each service", async () => {
     const { health, transport } = setup();
     const client = createClient(Health, transport);
-    for (const service of ["", "cypher.auth.v1.AuthService", "cypher.session.v1.SessionService"]) {
+    for (const service of ["", "cypher.auth.v1.AuthService", "cypher.session.v1.SessionService", "cypher.account.v1.AccountService"]) {
       expect((await client.check({ service })).status).toBe(ServingStatus.NOT_SERVING);
     }
     health.setServing(true);
-    for (const service of ["", "cypher.auth.v1.AuthService", "cypher.session.v1.SessionService"]) {
+    for (const service of ["", "cypher.auth.v1.AuthService", "cypher.session.v1.SessionService", "cypher.account.v1.AccountService"]) {
       expect((await client.check({ service })).status).toBe(ServingStatus.SERVING);
     }
     health.shutdown();
@@ -160,6 +161,7 @@ describe("server reflection", () => {
         expect(answer?.messageResponse.case).toBe("listServicesResponse");
         const names = (answer?.messageResponse.value as { service: { name: string }[] }).service.map((s) => s.name);
         expect(names.sort()).toEqual([
+          "cypher.account.v1.AccountService",
           "cypher.auth.v1.AuthService",
           "cypher.session.v1.SessionService",
           "grpc.health.v1.Health",

@@ -21,7 +21,7 @@ export interface DatabaseBackend {
   cleanup?(): Promise<void>;
 }
 
-const EXPECTED_TABLES = ["account_locks", "audit_log", "device_credentials", "recovery_codes", "refresh_tokens", "sessions", "users"];
+const EXPECTED_TABLES = ["account_locks", "audit_log", "device_credentials", "reauth_tokens", "recovery_codes", "refresh_tokens", "sessions", "users"];
 
 export function databaseContract(backend: DatabaseBackend): void {
   describe(`Database contract on ${backend.name}`, () => {
@@ -77,7 +77,7 @@ export function databaseContract(backend: DatabaseBackend): void {
     });
 
     it("applies the migrations to an empty database, and a second run applies nothing", async () => {
-      expect(firstMigration).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks", "0004-device-credentials", "0005-username-skeleton"]);
+      expect(firstMigration).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks", "0004-device-credentials", "0005-username-skeleton", "0006-account-lifecycle"]);
       expect(await migrateToLatest(db)).toEqual([]);
       const { rows } = await sql<{ table_name: string }>`
         select table_name from information_schema.tables

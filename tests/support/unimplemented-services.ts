@@ -4,6 +4,7 @@
  */
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 
@@ -26,4 +27,8 @@ export function unimplementedAuthService(): ServiceImpl<typeof AuthService> {
 
 export function unimplementedSessionService(): ServiceImpl<typeof SessionService> {
   return unimplementedService(SessionService);
+}
+
+export function unimplementedAccountService(): ServiceImpl<typeof AccountService> {
+  return unimplementedService(AccountService);
 }

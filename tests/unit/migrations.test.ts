@@ -11,7 +11,7 @@ describe("migrations on embedded PostgreSQL", () => {
 
   it("creates every table and is idempotent", async () => {
     const tables = await ctx.db.introspection.getTables();
-    expect(tables.map((t) => t.name).sort()).toEqual(["account_locks", "audit_log", "device_credentials", "recovery_codes", "refresh_tokens", "sessions", "users"]);
+    expect(tables.map((t) => t.name).sort()).toEqual(["account_locks", "audit_log", "device_credentials", "reauth_tokens", "recovery_codes", "refresh_tokens", "sessions", "users"]);
     expect(await migrateToLatest(ctx.db)).toEqual([]);
   });
 

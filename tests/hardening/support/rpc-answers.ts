@@ -23,6 +23,15 @@ export const ALLOWED_CODES: Record<string, readonly (Code | undefined)[]> = {
   ListSessions: [Code.Unauthenticated],
   RevokeSession: [Code.Unauthenticated, Code.NotFound],
   GetPublicKeys: [undefined],
+  // AccountService: every call needs a live session's Bearer token, which no generated case has.
+  GetAccount: [Code.Unauthenticated],
+  Reauthenticate: [Code.Unauthenticated],
+  ChangePasswordInit: [Code.Unauthenticated],
+  ChangePasswordFinish: [Code.Unauthenticated],
+  ReplaceTotpInit: [Code.Unauthenticated],
+  ReplaceTotpFinish: [Code.Unauthenticated],
+  RegenerateRecoveryCodes: [Code.Unauthenticated],
+  DeleteAccount: [Code.Unauthenticated],
 };
 
 /**

@@ -1,0 +1,51 @@
+/**
+ * Wires AccountService from the AppContext and what the auth and session modules already hold:
+ * their OPAQUE executor (same keys, same server identity, same worker pool and queue bound), the
+ * SessionAuthenticator (Bearer calls), Revocations (announced to every instance) and a login-token
+ * gate over the same KV keys as CreateSession's.
+ *
+ * Seams, no-ops until their implementations are wired in here: `secondFactorFailures` (the
+ * per-account cap on wrong codes, second-factor-failures.ts) and `revokeDeviceCredentials`
+ * (device-credentials.ts).
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
+import type { AppContext } from "../app-context.js";
+import type { OpaqueExecutor } from "../auth/opaque/opaque-executor.js";
+import { recoveryCodePepper } from "../auth/recovery-codes.js";
+import { LoginTokenGate } from "../session/login-token-gate.js";
+import type { Revocations } from "../session/revocation.js";
+import type { SessionAuthenticator } from "../session/session-authenticator.js";
+import type { TokenService } from "../tokens/token-service.js";
+import { createAccountService } from "./account-service.js";
+import { noDeviceCredentials, type RevokeDeviceCredentials } from "./device-credentials.js";
+import { noSecondFactorFailureCap, type SecondFactorFailures } from "./second-factor-failures.js";
+
+export interface AccountModuleParts {
+  tokens: TokenService;
+  opaque: OpaqueExecutor;
+  authenticator: SessionAuthenticator;
+  revocations: Revocations;
+  /** SEAM: the per-account wrong-code cap (default: none). */
+  secondFactorFailures?: SecondFactorFailures;
+  /** SEAM: revokes the account's device credentials in a transaction (default: nothing to revoke). */
+  revokeDeviceCredentials?: RevokeDeviceCredentials;
+}
+
+export function createAccountModule(ctx: AppContext, parts: AccountModuleParts): { service: ServiceImpl<typeof AccountService> } {
+  const deps = {
+    db: ctx.db,
+    clock: ctx.clock,
+    logger: ctx.logger,
+    config: ctx.config,
+    tokens: parts.tokens,
+    opaque: parts.opaque,
+    gate: new LoginTokenGate({ kv: ctx.kv, clock: ctx.clock, maxFailures: ctx.config.tokens.maxSecondFactorFailures }),
+    revocations: parts.revocations,
+    totpEncryptionKey: ctx.keys.totpEncryptionKey,
+    recoveryPepper: recoveryCodePepper(ctx.keys.totpEncryptionKey),
+    secondFactorFailures: parts.secondFactorFailures ?? noSecondFactorFailureCap,
+    revokeDeviceCredentials: parts.revokeDeviceCredentials ?? noDeviceCredentials,
+  };
+  return { service: createAccountService(deps, parts.authenticator) };
+}
