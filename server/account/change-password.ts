@@ -12,7 +12,7 @@ import { checkRegistrationRecord, checkRegistrationRequest } from "../auth/opaqu
 import { QUEUE_FULL_RETRY_MS } from "../auth/opaque/opaque-worker-pool.js";
 import { resourceExhausted, unauthenticated } from "../errors.js";
 import { recordAudit } from "../storage/audit-log.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
 import { replaceOpaqueRecord } from "./account-store.js";
 import { checkReauthToken, spendReauthToken } from "./reauth-token.js";
@@ -37,7 +37,7 @@ export async function changePasswordFinish(
   deps: AccountDeps,
   caller: Caller,
   input: { reauthToken: string; registrationRecord: Uint8Array; keepOtherSessions: boolean },
-  meta: RequestMeta,
+  meta: ClientContext,
 ): Promise<{ sessionsEnded: number }> {
   const [token] = validateAll(
     () => requireReauthToken(input.reauthToken),

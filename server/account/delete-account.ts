@@ -20,12 +20,12 @@ import { validateAll } from "../auth/validation.js";
 import { unauthenticated } from "../errors.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
 import { spendReauthToken } from "./reauth-token.js";
 import { requireReauthToken } from "./required-fields.js";
 
-export async function deleteAccount(deps: AccountDeps, caller: Caller, input: { reauthToken: string }, meta: RequestMeta): Promise<{ sessionsEnded: number }> {
+export async function deleteAccount(deps: AccountDeps, caller: Caller, input: { reauthToken: string }, meta: ClientContext): Promise<{ sessionsEnded: number }> {
   const [token] = validateAll(() => requireReauthToken(input.reauthToken));
   const at = deps.clock.now();
   const ended = await deps.revocations.revoke({

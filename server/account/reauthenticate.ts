@@ -15,7 +15,7 @@ import { unauthenticated } from "../errors.js";
 import { spendSecondFactor, type SecondFactor } from "../session/second-factor.js";
 import { wholeSeconds } from "../session/session-tokens.js";
 import { recordAudit } from "../storage/audit-log.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
 import { lockActiveAccount } from "./account-store.js";
 import { issueReauthToken } from "./reauth-token.js";
@@ -27,7 +27,7 @@ export async function reauthenticate(
   deps: AccountDeps,
   caller: Caller,
   input: { loginToken: string; factor: SecondFactor },
-  meta: RequestMeta,
+  meta: ClientContext,
 ): Promise<{ token: string; expiresAt: Date }> {
   const login = await deps.tokens.verify("login", input.loginToken);
   if (login.claims.sub !== caller.userId) throw unauthenticated("TOKEN_INVALID");

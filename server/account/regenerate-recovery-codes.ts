@@ -5,13 +5,13 @@
 import { generateRecoveryCodes, hashRecoveryCode } from "../auth/recovery-codes.js";
 import { validateAll } from "../auth/validation.js";
 import { recordAudit } from "../storage/audit-log.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
 import { replaceRecoveryCodes } from "./account-store.js";
 import { spendReauthToken } from "./reauth-token.js";
 import { requireReauthToken } from "./required-fields.js";
 
-export async function regenerateRecoveryCodes(deps: AccountDeps, caller: Caller, input: { reauthToken: string }, meta: RequestMeta): Promise<string[]> {
+export async function regenerateRecoveryCodes(deps: AccountDeps, caller: Caller, input: { reauthToken: string }, meta: ClientContext): Promise<string[]> {
   const [token] = validateAll(() => requireReauthToken(input.reauthToken));
   const codes = generateRecoveryCodes();
   const hashes = codes.map((c) => hashRecoveryCode(deps.recoveryPepper, c));

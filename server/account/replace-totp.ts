@@ -12,7 +12,7 @@ import { checkTotpCode, isWellFormedTotpCode, newTotpSecret, totpUri } from "../
 import { validateAll } from "../auth/validation.js";
 import { failedPrecondition, invalidArgument, unauthenticated } from "../errors.js";
 import { recordAudit } from "../storage/audit-log.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
 import { lockActiveAccount, promotePendingTotpSecret, storePendingTotpSecret } from "./account-store.js";
 import { checkReauthToken, spendReauthToken } from "./reauth-token.js";
@@ -36,7 +36,7 @@ export async function replaceTotpInit(
   return { secret, otpauthUri, qrCodePng };
 }
 
-export async function replaceTotpFinish(deps: AccountDeps, caller: Caller, input: { reauthToken: string; code: string }, meta: RequestMeta): Promise<void> {
+export async function replaceTotpFinish(deps: AccountDeps, caller: Caller, input: { reauthToken: string; code: string }, meta: ClientContext): Promise<void> {
   const [token, code] = validateAll(
     () => requireReauthToken(input.reauthToken),
     () => {

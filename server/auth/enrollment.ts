@@ -10,7 +10,7 @@
  * SetupTotp does not reset the count (a new secret must not buy new guesses).
  */
 import { failedPrecondition, invalidArgument, unauthenticated } from "../errors.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { AuthDeps } from "./auth-deps.js";
 import { activateAccount, deletePendingAccount, type Enrollment, findEnrollment, reserveEnrollmentAttempt, storeTotpSecret } from "./accounts.js";
 import { hashEnrollmentToken, isWellFormedEnrollmentToken } from "./enrollment-token.js";
@@ -55,7 +55,7 @@ export async function setupTotp(
 export async function verifyTotpSetup(
   deps: AuthDeps,
   input: { enrollmentToken: string; code: string },
-  meta: RequestMeta,
+  meta: ClientContext,
 ): Promise<{ recoveryCodes: string[] }> {
   // Authenticator apps show "123 456": spaces are not part of the code.
   const [token, code] = validateAll(

@@ -24,7 +24,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { invalidArgument, resourceExhausted, unauthenticated } from "../errors.js";
 import { recordAudit } from "../storage/audit-log.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { AuthDeps } from "./auth-deps.js";
 import { findActiveAccount } from "./accounts.js";
 import { enforce } from "./attempt-limits.js";
@@ -39,7 +39,7 @@ import { validateAll } from "./validation.js";
 export async function loginInit(
   deps: AuthDeps,
   input: { username: string; ke1: Uint8Array; deviceToken: string | null },
-  meta: RequestMeta,
+  meta: ClientContext,
 ): Promise<{ loginId: string; ke2: Uint8Array; serverIdentity: string }> {
   const [username] = validateAll(
     () => normalizeUsername(input.username),
@@ -80,7 +80,7 @@ export async function loginInit(
 export async function loginFinish(
   deps: AuthDeps,
   input: { loginId: string; ke3: Uint8Array },
-  meta: RequestMeta,
+  meta: ClientContext,
 ): Promise<{ loginToken: string; loginTokenExpiresAt: Date }> {
   validateAll(
     () => {

@@ -4,7 +4,7 @@
  * re-checks everything and is limited on its own.
  */
 import { alreadyExists, resourceExhausted } from "../errors.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { AuthDeps } from "./auth-deps.js";
 import { enforce } from "./attempt-limits.js";
 import { createPendingAccount, isUsernameTaken } from "./accounts.js";
@@ -17,7 +17,7 @@ import { validateAll } from "./validation.js";
 export async function registerInit(
   deps: AuthDeps,
   input: { username: string; registrationRequest: Uint8Array },
-  meta: RequestMeta,
+  meta: ClientContext,
 ): Promise<{ registrationResponse: Uint8Array; serverIdentity: string }> {
   const [username] = validateAll(
     () => normalizeNewUsername(input.username),
@@ -38,7 +38,7 @@ export async function registerInit(
 export async function registerFinish(
   deps: AuthDeps,
   input: { username: string; registrationRecord: Uint8Array },
-  meta: RequestMeta,
+  meta: ClientContext,
 ): Promise<{ enrollmentToken: string; enrollmentExpiresAt: Date }> {
   const [username] = validateAll(
     () => normalizeNewUsername(input.username),

@@ -20,7 +20,7 @@ import { isLocked } from "../accounts/account-locks.js";
 import type { DomainMetrics } from "../metrics/domain-metrics.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { insertDeviceCredential, newDeviceToken } from "./device-credential-store.js";
 import type { LoginTokenGate } from "./login-token-gate.js";
@@ -58,7 +58,7 @@ class WrongSecondFactor extends Error {}
 
 export async function createSession(
   deps: CreateSessionDeps,
-  input: { loginToken: string; factor: SecondFactor; deviceName: string; meta: RequestMeta },
+  input: { loginToken: string; factor: SecondFactor; deviceName: string; meta: ClientContext },
 ): Promise<CreatedSession> {
   const login = await deps.tokens.verify("login", input.loginToken);
   const userId = login.claims.sub;

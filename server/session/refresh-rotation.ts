@@ -24,7 +24,7 @@ import { unauthenticated } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
-import type { RequestMeta } from "../transport/request-meta.js";
+import type { ClientContext } from "../client-context.js";
 import type { DomainMetrics } from "../metrics/domain-metrics.js";
 import type { Revocations } from "./revocation.js";
 import type { SessionCache } from "./session-cache.js";
@@ -53,7 +53,7 @@ export interface Refreshed {
 /** Rolls the rotation back when the session is no longer live. */
 class SessionNotLive extends Error {}
 
-export async function refreshSession(deps: RefreshDeps, presented: string, meta: RequestMeta): Promise<Refreshed> {
+export async function refreshSession(deps: RefreshDeps, presented: string, meta: ClientContext): Promise<Refreshed> {
   const claims = await deps.sessionTokens.verifyRefresh(presented);
   const jti = claims.token.jti;
   const hash = tokenHash(presented);
@@ -144,7 +144,7 @@ async function notLiveError(db: Db, sessionId: string, now: Date) {
 /** A validly signed refresh token that could not be spent: unknown, or used before. */
 async function presentedAgain(
   deps: RefreshDeps,
-  p: { jti: string; sessionId: string; hash: Buffer; now: Date; meta: RequestMeta },
+  p: { jti: string; sessionId: string; hash: Buffer; now: Date; meta: ClientContext },
 ): Promise<Refreshed> {
   const used = await deps.db.selectFrom("refresh_tokens").selectAll().where("id", "=", p.jti).executeTakeFirst();
   if (!used || used.session_id !== p.sessionId || used.used_at === null || !sameBytes(used.token_hash, p.hash)) {
@@ -192,7 +192,7 @@ async function presentedAgain(
  */
 async function reissueUnusedSuccessor(
   deps: RefreshDeps,
-  p: { jti: string; session: SessionRecord; now: Date; meta: RequestMeta },
+  p: { jti: string; session: SessionRecord; now: Date; meta: ClientContext },
 ): Promise<Refreshed | null> {
   const { session } = p;
   return deps.db.transaction().execute(async (trx) => {

@@ -10,12 +10,10 @@
  */
 import { isIP } from "node:net";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { ClientContext } from "../client-context.js";
 
-export interface RequestMeta {
-  /** Client IP: the socket's peer, or the address our trusted proxies recorded (TRUST_PROXY). */
-  ip: string;
-  userAgent: string | null;
-}
+/** The domain's view of the caller (server/client-context.ts), built from the request. */
+export type RequestMeta = ClientContext;
 
 /** Set by the transport for each request: the socket's remote address. */
 export const peerAddressKey = createContextKey<string>("unknown", { description: "peer address" });
