@@ -78,7 +78,7 @@ async function runServer(): Promise<void> {
       import("../server/storage/migrate.js"),
       import("../server/storage/kv/memory-key-value-store.js"),
       import("../server/tokens/paseto-token-service.js"),
-      import("../server/auth/auth-module.js"),
+      import("../server/rpc/auth-module.js"),
       import("../server/transport/error-mapping.js"),
     ]);
   const config = loadConfig({

@@ -1,4 +1,4 @@
-/** What the AuthService handlers are built from (assembled by auth-module.ts). */
+/** What the AuthService handlers are built from (assembled by rpc/auth-module.ts). */
 import type { AppContext } from "../app-context.js";
 import type { TokenService } from "../tokens/token-service.js";
 import type { AttemptLimits } from "./attempt-limits.js";

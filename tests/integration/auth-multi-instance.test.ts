@@ -9,7 +9,7 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppContext } from "../../server/app-context.js";
-import { createAuthModule, type AuthModule } from "../../server/auth/auth-module.js";
+import { createAuthModule, type AuthModule } from "../../server/rpc/auth-module.js";
 import { ManualClock } from "../../server/clock.js";
 import { generateKeyMaterial } from "../../server/keys/load-key-material.js";
 import { createPasetoTokenService } from "../../server/tokens/paseto-token-service.js";

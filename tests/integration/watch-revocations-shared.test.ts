@@ -12,7 +12,7 @@ import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { ManualClock } from "../../server/clock.js";
 import { generateKeyMaterial } from "../../server/keys/load-key-material.js";
 import { silentLogger } from "../../server/logger.js";
-import { createSessionModule, type SessionModule } from "../../server/session/session-module.js";
+import { createSessionModule, type SessionModule } from "../../server/rpc/session-module.js";
 import { RedisKeyValueStore } from "../../server/storage/kv/redis-key-value-store.js";
 import { createPasetoTokenService } from "../../server/tokens/paseto-token-service.js";
 import type { TokenService } from "../../server/tokens/token-service.js";

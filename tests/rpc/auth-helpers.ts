@@ -17,7 +17,7 @@ import {
 import { expect } from "vitest";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { createAuthModule, type AuthModule } from "../../server/auth/auth-module.js";
+import { createAuthModule, type AuthModule } from "../../server/rpc/auth-module.js";
 import { silentLogger } from "../../server/logger.js";
 import { createPasetoTokenService } from "../../server/tokens/paseto-token-service.js";
 import type { TokenService } from "../../server/tokens/token-service.js";

@@ -6,7 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttemptLimits, type LoginLimitSettings } from "../../server/auth/attempt-limits.js";
 import type { AuthDeps } from "../../server/auth/auth-deps.js";
-import { createAuthService } from "../../server/auth/auth-module.js";
+import { createAuthService } from "../../server/rpc/auth-module.js";
 import { opaqueServerKeys } from "../../server/auth/opaque/opaque-executor.js";
 import { OpaqueWorkerPool, QUEUE_FULL_RETRY_MS } from "../../server/auth/opaque/opaque-worker-pool.js";
 import { recoveryCodePepper } from "../../server/auth/recovery-codes.js";

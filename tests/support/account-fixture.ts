@@ -9,12 +9,12 @@ import { IdentityMemHardFn, KE2, OpaqueClient, RegistrationResponse, type Memory
 import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
-import { createAccountModule } from "../../server/account/account-module.js";
-import { createAuthModule, type AuthModule } from "../../server/auth/auth-module.js";
+import { createAccountModule } from "../../server/rpc/account-module.js";
+import { createAuthModule, type AuthModule } from "../../server/rpc/auth-module.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
 import { resourceExhausted } from "../../server/errors.js";
 import { silentLogger } from "../../server/logger.js";
-import { createSessionModule, type SessionModule } from "../../server/session/session-module.js";
+import { createSessionModule, type SessionModule } from "../../server/rpc/session-module.js";
 import { createPasetoTokenService } from "../../server/tokens/paseto-token-service.js";
 import type { TokenService } from "../../server/tokens/token-service.js";
 import { createErrorMappingInterceptor } from "../../server/transport/error-mapping.js";

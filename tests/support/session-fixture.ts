@@ -13,7 +13,7 @@ import { generateRecoveryCodes, hashRecoveryCode, recoveryCodePepper } from "../
 import { seal } from "../../server/auth/secret-box.js";
 import { newTotpSecret, totpCodeAt } from "../../server/auth/totp.js";
 import { silentLogger } from "../../server/logger.js";
-import { createSessionModule, type SessionModule } from "../../server/session/session-module.js";
+import { createSessionModule, type SessionModule } from "../../server/rpc/session-module.js";
 import { createPasetoTokenService } from "../../server/tokens/paseto-token-service.js";
 import type { TokenService } from "../../server/tokens/token-service.js";
 import { createErrorMappingInterceptor } from "../../server/transport/error-mapping.js";

@@ -8,17 +8,17 @@ import type { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import type { AppContext } from "../app-context.js";
 import { recoveryCodePepper } from "../auth/recovery-codes.js";
 import type { TokenService } from "../tokens/token-service.js";
-import { LocalSessionCache } from "./local-session-cache.js";
-import { LoginTokenGate } from "./login-token-gate.js";
-import { SecondFactorLockout } from "./second-factor-lockout.js";
-import { Revocations } from "./revocation.js";
-import { RevocationFeed } from "./revocation-feed.js";
-import { SessionAuthenticator } from "./session-authenticator.js";
-import { SessionCache } from "./session-cache.js";
+import { LocalSessionCache } from "../session/local-session-cache.js";
+import { LoginTokenGate } from "../session/login-token-gate.js";
+import { SecondFactorLockout } from "../session/second-factor-lockout.js";
+import { Revocations } from "../session/revocation.js";
+import { RevocationFeed } from "../session/revocation-feed.js";
+import { SessionAuthenticator } from "../session/session-authenticator.js";
+import { SessionCache } from "../session/session-cache.js";
 import { createSessionService, type SessionServiceDeps } from "./session-service.js";
-import { SessionTokens, type AccessClaims } from "./session-tokens.js";
-import { VerifiedTokenCache } from "./verified-token-cache.js";
-import { WatchStreamQuota } from "./watch-stream-quota.js";
+import { SessionTokens, type AccessClaims } from "../session/session-tokens.js";
+import { VerifiedTokenCache } from "../session/verified-token-cache.js";
+import { WatchStreamQuota } from "../session/watch-stream-quota.js";
 
 export interface SessionModule {
   /** For the public port: WatchRevocations streams the caller's own account only (Bearer, capped). */

@@ -18,8 +18,8 @@ import type { Revocations } from "../session/revocation.js";
 import type { SessionAuthenticator } from "../session/session-authenticator.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { createAccountService } from "./account-service.js";
-import { noDeviceCredentials, type RevokeDeviceCredentials } from "./device-credentials.js";
-import { noSecondFactorFailureCap, type SecondFactorFailures } from "./second-factor-failures.js";
+import { noDeviceCredentials, type RevokeDeviceCredentials } from "../account/device-credentials.js";
+import { noSecondFactorFailureCap, type SecondFactorFailures } from "../account/second-factor-failures.js";
 
 export interface AccountModuleParts {
   tokens: TokenService;

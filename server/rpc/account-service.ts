@@ -16,13 +16,13 @@ import { clearRefreshCookie, isWebClient } from "../session/refresh-cookie.js";
 import { parseSecondFactor } from "../session/second-factor.js";
 import type { SessionAuthenticator } from "../session/session-authenticator.js";
 import { requestMeta } from "../transport/request-meta.js";
-import type { AccountDeps, Caller } from "./account-deps.js";
-import { findAccountView } from "./account-store.js";
-import { changePasswordFinish, changePasswordInit } from "./change-password.js";
-import { deleteAccount } from "./delete-account.js";
-import { reauthenticate } from "./reauthenticate.js";
-import { regenerateRecoveryCodes } from "./regenerate-recovery-codes.js";
-import { replaceTotpFinish, replaceTotpInit } from "./replace-totp.js";
+import type { AccountDeps, Caller } from "../account/account-deps.js";
+import { findAccountView } from "../account/account-store.js";
+import { changePasswordFinish, changePasswordInit } from "../account/change-password.js";
+import { deleteAccount } from "../account/delete-account.js";
+import { reauthenticate } from "../account/reauthenticate.js";
+import { regenerateRecoveryCodes } from "../account/regenerate-recovery-codes.js";
+import { replaceTotpFinish, replaceTotpInit } from "../account/replace-totp.js";
 
 export function createAccountService(deps: AccountDeps, authenticator: SessionAuthenticator): ServiceImpl<typeof AccountService> {
   const callerOf = async (ctx: HandlerContext): Promise<Caller> => {

@@ -11,14 +11,14 @@ import type { TokenService } from "../tokens/token-service.js";
 import { requestMeta } from "../transport/request-meta.js";
 import { deviceTokenFromCookie } from "../session/device-cookie.js";
 import { isWebClient } from "../session/refresh-cookie.js";
-import type { AuthDeps } from "./auth-deps.js";
-import { AttemptLimits } from "./attempt-limits.js";
-import { setupTotp, verifyTotpSetup } from "./enrollment.js";
-import { loginFinish, loginInit } from "./login.js";
-import { createInlineOpaqueExecutor, type OpaqueExecutor, opaqueServerKeys } from "./opaque/opaque-executor.js";
-import { OpaqueWorkerPool } from "./opaque/opaque-worker-pool.js";
-import { recoveryCodePepper } from "./recovery-codes.js";
-import { registerFinish, registerInit } from "./registration.js";
+import type { AuthDeps } from "../auth/auth-deps.js";
+import { AttemptLimits } from "../auth/attempt-limits.js";
+import { setupTotp, verifyTotpSetup } from "../auth/enrollment.js";
+import { loginFinish, loginInit } from "../auth/login.js";
+import { createInlineOpaqueExecutor, type OpaqueExecutor, opaqueServerKeys } from "../auth/opaque/opaque-executor.js";
+import { OpaqueWorkerPool } from "../auth/opaque/opaque-worker-pool.js";
+import { recoveryCodePepper } from "../auth/recovery-codes.js";
+import { registerFinish, registerInit } from "../auth/registration.js";
 
 export interface AuthModule {
   service: ServiceImpl<typeof AuthService>;

@@ -4,8 +4,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SessionSchema, TokenPairSchema, type Session, type TokenPair } from "../../gen/cypher/session/v1/session_pb.js";
-import type { SessionRecord } from "./session-record.js";
-import type { TokenPairTokens } from "./session-tokens.js";
+import type { SessionRecord } from "../session/session-record.js";
+import type { TokenPairTokens } from "../session/session-tokens.js";
 
 export function sessionMessage(session: SessionRecord, current: boolean): Session {
   return create(SessionSchema, {
