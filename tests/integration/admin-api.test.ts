@@ -405,24 +405,25 @@ if (!TEST_DATABASE_URL) {
 
       await expectCode(admin.getUser({ who: { case: "userId", value: randomUUID() } }, adminHeaders()), Code.NotFound);
       await expectCode(admin.getUser({ who: { case: "username", value: `nobody-${run}` } }, adminHeaders()), Code.NotFound);
-      const cases: Array<[Promise<unknown>, string]> = [
-        [admin.getUser({ who: { case: "userId", value: "12345" } }, adminHeaders()), "user_id"],
-        [admin.getUser({ who: { case: "username", value: "a b" } }, adminHeaders()), "username"],
-        [admin.getUser({}, adminHeaders()), "who"],
-        [admin.lockUser({ userId: "not-a-uuid" }, adminHeaders()), "user_id"],
-        [admin.lockUser({ userId: byId.userId, reason: "x".repeat(501) }, adminHeaders()), "reason"],
-        [admin.unlockUser({ userId: "" }, adminHeaders()), "user_id"],
-        [admin.revokeUserSessions({ userId: "x" }, adminHeaders()), "user_id"],
-        [admin.deleteUser({ userId: "'; drop table users; --" }, adminHeaders()), "user_id"],
-        [admin.listAuditEvents({ userId: "nope" }, adminHeaders()), "user_id"],
-        [admin.listUsers({ usernamePrefix: "bad prefix!" }, adminHeaders()), "username_prefix"],
+      const cases: Array<[() => Promise<unknown>, string]> = [
+        [() => admin.getUser({ who: { case: "userId", value: "12345" } }, adminHeaders()), "user_id"],
+        [() => admin.getUser({ who: { case: "username", value: "a b" } }, adminHeaders()), "username"],
+        [() => admin.getUser({}, adminHeaders()), "who"],
+        [() => admin.lockUser({ userId: "not-a-uuid" }, adminHeaders()), "user_id"],
+        [() => admin.lockUser({ userId: byId.userId, reason: "x".repeat(501) }, adminHeaders()), "reason"],
+        [() => admin.unlockUser({ userId: "" }, adminHeaders()), "user_id"],
+        [() => admin.revokeUserSessions({ userId: "x" }, adminHeaders()), "user_id"],
+        [() => admin.deleteUser({ userId: "'; drop table users; --" }, adminHeaders()), "user_id"],
+        [() => admin.listAuditEvents({ userId: "nope" }, adminHeaders()), "user_id"],
+        [() => admin.listUsers({ usernamePrefix: "bad prefix!" }, adminHeaders()), "username_prefix"],
       ];
       for (const [call, field] of cases) {
-        const error = await expectCode(call, Code.InvalidArgument);
+        const error = await expectCode(call(), Code.InvalidArgument);
         expect(violations(error)).toEqual([field]);
       }
-      for (const call of [admin.lockUser({ userId: randomUUID() }, adminHeaders()), admin.unlockUser({ userId: randomUUID() }, adminHeaders()), admin.revokeUserSessions({ userId: randomUUID() }, adminHeaders())]) {
-        await expectCode(call, Code.NotFound);
+      // Made one at a time: a call answered before it is awaited would be an unhandled rejection.
+      for (const call of [() => admin.lockUser({ userId: randomUUID() }, adminHeaders()), () => admin.unlockUser({ userId: randomUUID() }, adminHeaders()), () => admin.revokeUserSessions({ userId: randomUUID() }, adminHeaders())]) {
+        await expectCode(call(), Code.NotFound);
       }
       // A plain grpc-js client gets the same.
       const found = await rawUnary<GetUserResponse>(rawAdmin, "getUser", create(GetUserRequestSchema, { who: { case: "userId", value: byId.userId } }), withKey(ADMIN_KEY));
