@@ -60,19 +60,20 @@ describe("AccountService", () => {
   it("every RPC needs a live session's Bearer token", async () => {
     const user = await createActiveUser(ctx);
     const s = await h.login(user);
+    // Each call is made only when awaited: one answered earlier would be an unhandled rejection.
     const calls = (opts: ReturnType<typeof callOptions>) => [
-      h.account.getAccount({}, opts),
-      h.account.reauthenticate({ loginToken: "x", secondFactor: { case: "totpCode", value: "123456" } }, opts),
-      h.account.changePasswordInit({ reauthToken: "x", registrationRequest: new Uint8Array(33) }, opts),
-      h.account.changePasswordFinish({ reauthToken: "x", registrationRecord: new Uint8Array(129) }, opts),
-      h.account.replaceTotpInit({ reauthToken: "x" }, opts),
-      h.account.replaceTotpFinish({ reauthToken: "x", code: "123456" }, opts),
-      h.account.regenerateRecoveryCodes({ reauthToken: "x" }, opts),
-      h.account.deleteAccount({ reauthToken: "x" }, opts),
+      () => h.account.getAccount({}, opts),
+      () => h.account.reauthenticate({ loginToken: "x", secondFactor: { case: "totpCode", value: "123456" } }, opts),
+      () => h.account.changePasswordInit({ reauthToken: "x", registrationRequest: new Uint8Array(33) }, opts),
+      () => h.account.changePasswordFinish({ reauthToken: "x", registrationRecord: new Uint8Array(129) }, opts),
+      () => h.account.replaceTotpInit({ reauthToken: "x" }, opts),
+      () => h.account.replaceTotpFinish({ reauthToken: "x", code: "123456" }, opts),
+      () => h.account.regenerateRecoveryCodes({ reauthToken: "x" }, opts),
+      () => h.account.deleteAccount({ reauthToken: "x" }, opts),
     ];
-    for (const call of calls(callOptions())) await expectRpcError(call, Code.Unauthenticated, "TOKEN_INVALID");
+    for (const call of calls(callOptions())) await expectRpcError(call(), Code.Unauthenticated, "TOKEN_INVALID");
     await h.session.logout({}, bearer(s.accessToken));
-    for (const call of calls(bearer(s.accessToken))) await expectRpcError(call, Code.Unauthenticated, "TOKEN_REVOKED");
+    for (const call of calls(bearer(s.accessToken))) await expectRpcError(call(), Code.Unauthenticated, "TOKEN_REVOKED");
   });
 
   describe("Reauthenticate", () => {

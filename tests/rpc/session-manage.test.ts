@@ -134,13 +134,14 @@ describe("Logout, ListSessions, RevokeSession", () => {
   it("refuses the Bearer calls without a valid access token", async () => {
     const user = await createActiveUser(ctx);
     const { refreshToken, sessionId } = await h.login(user);
+    // Each call is made only when awaited: one answered earlier would be an unhandled rejection.
     const calls = (options: ReturnType<typeof callOptions>) => [
-      h.client.logout({}, options),
-      h.client.listSessions({}, options),
-      h.client.revokeSession({ sessionId }, options),
+      () => h.client.logout({}, options),
+      () => h.client.listSessions({}, options),
+      () => h.client.revokeSession({ sessionId }, options),
     ];
     for (const options of [callOptions(), bearer(refreshToken), bearer("v4.public.nope"), callOptions({ authorization: "Basic dXNlcjpwYXNz" })]) {
-      for (const call of calls(options)) await expectRpcError(call, Code.Unauthenticated, "TOKEN_INVALID");
+      for (const call of calls(options)) await expectRpcError(call(), Code.Unauthenticated, "TOKEN_INVALID");
     }
     // The session survived all of that.
     const row = await ctx.db.selectFrom("sessions").select("revoked_at").where("id", "=", sessionId).executeTakeFirstOrThrow();
