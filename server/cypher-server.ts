@@ -9,7 +9,7 @@ import { AuthService } from "../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../gen/cypher/session/v1/session_pb.js";
 import { createAccountModule } from "./rpc/account-module.js";
 import type { AppContext } from "./app-context.js";
-import { createAdminModule } from "./admin/admin-module.js";
+import { createAdminModule } from "./rpc/admin-module.js";
 import { createAuthModule } from "./rpc/auth-module.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
@@ -29,6 +29,7 @@ import { startGrpcServer, type RunningGrpcServer } from "./grpc/grpc-server.js";
 import { Ed25519ThreadVerifier } from "./tokens/ed25519-thread-verifier.js";
 import { createPasetoTokenService } from "./tokens/paseto-token-service.js";
 import { HealthState } from "./transport/health.js";
+import { hasAnyAccount } from "./storage/user-store.js";
 import { startPublicServer } from "./transport/listener.js";
 import { registerRoutes } from "./transport/routes.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
@@ -116,7 +117,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
       env: options.env ?? process.env,
       dataDir: config.dataDir,
       production: config.production,
-      hasAccounts: async () => (await database.db.selectFrom("users").select("id").limit(1).execute()).length > 0,
+      hasAccounts: () => hasAnyAccount(database.db),
     });
     if (keySource === "generated") logger.warn("generated new key material; keep it safe", { file: keyFile });
 

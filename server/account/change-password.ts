@@ -14,7 +14,8 @@ import { resourceExhausted, unauthenticated } from "../errors.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { ClientContext } from "../client-context.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
-import { replaceOpaqueRecord } from "./account-store.js";
+import { removeOtherSessionsReauthTokens } from "../storage/reauth-token-store.js";
+import { replaceOpaqueRecord } from "../storage/user-store.js";
 import { checkReauthToken, spendReauthToken } from "./reauth-token.js";
 import { requireReauthToken } from "./required-fields.js";
 import { validateAll } from "../auth/validation.js";
@@ -56,7 +57,7 @@ export async function changePasswordFinish(
       if (!(await replaceOpaqueRecord(trx, caller.userId, input.registrationRecord, at))) throw unauthenticated("TOKEN_INVALID");
       await deps.revokeDeviceCredentials(trx, caller.userId);
       // Other sessions' step-ups were proven with the old password: they end with it.
-      await trx.deleteFrom("reauth_tokens").where("user_id", "=", caller.userId).where("session_id", "!=", caller.sessionId).execute();
+      await removeOtherSessionsReauthTokens(trx, caller.userId, caller.sessionId);
       await recordAudit(trx, {
         at,
         event: "account.password_changed",

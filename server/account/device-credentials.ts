@@ -1,8 +1,9 @@
 /**
  * SEAM: revoking an account's device credentials (the tokens that mark a known device for the
- * login budget). ChangePasswordFinish and DeleteAccount call it inside their transaction, so the
- * credentials end exactly when the change commits. Until the device-credentials repository is
- * wired in (account-module.ts, option `revokeDeviceCredentials`), the default has nothing to revoke.
+ * login budget). ChangePasswordFinish calls it inside its transaction, so the credentials end
+ * exactly when the change commits (a deletion removes them with the account's row instead). The
+ * server wires the device-credential repository in (cypher-server.ts); the default has nothing to
+ * revoke.
  */
 import type { Db } from "../storage/database.js";
 

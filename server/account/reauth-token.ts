@@ -18,6 +18,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { type CypherError, unauthenticated } from "../errors.js";
 import type { Db } from "../storage/database.js";
+import { findReauthToken, insertReauthToken, markReauthTokenSpent, type ReauthTokenRow } from "../storage/reauth-token-store.js";
 
 export const REAUTH_TOKEN_TTL_SECONDS = 300;
 const TOKEN_BYTES = 32;
@@ -36,27 +37,15 @@ function hashToken(token: string): Uint8Array {
 export async function issueReauthToken(trx: Db, binding: ReauthBinding, at: Date): Promise<{ token: string; expiresAt: Date }> {
   const token = randomBytes(TOKEN_BYTES).toString("base64url");
   const expiresAt = new Date(at.getTime() + REAUTH_TOKEN_TTL_SECONDS * 1000);
-  // Housekeeping on the way: an account's spent and expired tokens are of no further use.
-  await trx
-    .deleteFrom("reauth_tokens")
-    .where("user_id", "=", binding.userId)
-    .where((eb) => eb.or([eb("spent_at", "is not", null), eb("expires_at", "<=", at)]))
-    .execute();
-  await trx
-    .insertInto("reauth_tokens")
-    .values({ token_hash: hashToken(token), user_id: binding.userId, session_id: binding.sessionId, created_at: at, expires_at: expiresAt })
-    .execute();
+  // Housekeeping on the way: the store drops the account's spent and expired tokens.
+  await insertReauthToken(trx, { hash: hashToken(token), userId: binding.userId, sessionId: binding.sessionId, createdAt: at, expiresAt });
   return { token, expiresAt };
 }
 
 /** Throws Unauthenticated unless `token` is a live, unspent token of `binding`. Spends nothing. */
 export async function checkReauthToken(db: Db, token: string, binding: ReauthBinding, at: Date): Promise<void> {
   if (!TOKEN_PATTERN.test(token)) throw unauthenticated("TOKEN_INVALID");
-  const row = await db
-    .selectFrom("reauth_tokens")
-    .select(["session_id", "user_id", "expires_at", "spent_at"])
-    .where("token_hash", "=", hashToken(token))
-    .executeTakeFirst();
+  const row = await findReauthToken(db, hashToken(token));
   const refusal = refusalOf(row, binding, at);
   if (refusal) throw refusal;
 }
@@ -68,29 +57,19 @@ export async function checkReauthToken(db: Db, token: string, binding: ReauthBin
 export async function spendReauthToken(trx: Db, token: string, binding: ReauthBinding, at: Date): Promise<void> {
   if (!TOKEN_PATTERN.test(token)) throw unauthenticated("TOKEN_INVALID");
   const hash = hashToken(token);
-  const spent = await trx
-    .updateTable("reauth_tokens")
-    .set({ spent_at: at })
-    .where("token_hash", "=", hash)
-    .where("session_id", "=", binding.sessionId)
-    .where("user_id", "=", binding.userId)
-    .where("spent_at", "is", null)
-    .where("expires_at", ">", at)
-    .returning("token_hash")
-    .executeTakeFirst();
-  if (spent) return;
-  const row = await trx.selectFrom("reauth_tokens").select(["session_id", "user_id", "expires_at", "spent_at"]).where("token_hash", "=", hash).executeTakeFirst();
+  if (await markReauthTokenSpent(trx, hash, binding, at)) return;
+  const row = await findReauthToken(trx, hash);
   throw refusalOf(row, binding, at) ?? unauthenticated("TOKEN_INVALID");
 }
 
 function refusalOf(
-  row: { session_id: string; user_id: string; expires_at: Date; spent_at: Date | null } | undefined,
+  row: ReauthTokenRow | undefined,
   binding: ReauthBinding,
   at: Date,
 ): CypherError | null {
   // Another session's token says nothing about this one: as unknown as a made-up token.
-  if (!row || row.session_id !== binding.sessionId || row.user_id !== binding.userId) return unauthenticated("TOKEN_INVALID");
-  if (row.spent_at !== null) return unauthenticated("TOKEN_REUSED");
-  if (row.expires_at.getTime() <= at.getTime()) return unauthenticated("TOKEN_EXPIRED");
+  if (!row || row.sessionId !== binding.sessionId || row.userId !== binding.userId) return unauthenticated("TOKEN_INVALID");
+  if (row.spentAt !== null) return unauthenticated("TOKEN_REUSED");
+  if (row.expiresAt.getTime() <= at.getTime()) return unauthenticated("TOKEN_EXPIRED");
   return null;
 }

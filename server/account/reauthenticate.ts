@@ -17,7 +17,7 @@ import { wholeSeconds } from "../session/session-tokens.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { ClientContext } from "../client-context.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
-import { lockActiveAccount } from "./account-store.js";
+import { lockActiveAccount } from "../storage/user-store.js";
 import { issueReauthToken } from "./reauth-token.js";
 
 /** Thrown inside the transaction to roll it back when the second factor is wrong. */
@@ -44,15 +44,11 @@ export async function reauthenticate(
   try {
     const issued = await deps.db.transaction().execute(async (trx) => {
       const account = await lockActiveAccount(trx, caller.userId);
-      if (!account || account.totp_secret_encrypted === null) throw unauthenticated("TOKEN_INVALID");
+      if (!account || account.totpSecretEncrypted === null) throw unauthenticated("TOKEN_INVALID");
       // A login token proves the password it was issued for: not one replaced since.
-      if (issuedBeforePasswordChange(login.issuedAt, account.password_changed_at)) throw unauthenticated("TOKEN_INVALID");
+      if (issuedBeforePasswordChange(login.issuedAt, account.passwordChangedAt)) throw unauthenticated("TOKEN_INVALID");
       const spent = await spendSecondFactor(trx, {
-        account: {
-          id: account.id,
-          totpSecretEncrypted: account.totp_secret_encrypted,
-          totpLastUsedStep: account.totp_last_used_step === null ? null : Number(account.totp_last_used_step),
-        },
+        account: { id: account.id, totpSecretEncrypted: account.totpSecretEncrypted, totpLastUsedStep: account.totpLastUsedStep },
         factor: input.factor,
         at,
         totpEncryptionKey: deps.totpEncryptionKey,

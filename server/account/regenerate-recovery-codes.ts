@@ -7,7 +7,7 @@ import { validateAll } from "../auth/validation.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { ClientContext } from "../client-context.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
-import { replaceRecoveryCodes } from "./account-store.js";
+import { replaceRecoveryCodes } from "../storage/recovery-code-store.js";
 import { spendReauthToken } from "./reauth-token.js";
 import { requireReauthToken } from "./required-fields.js";
 

@@ -14,7 +14,7 @@ import { failedPrecondition, invalidArgument, unauthenticated } from "../errors.
 import { recordAudit } from "../storage/audit-log.js";
 import type { ClientContext } from "../client-context.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
-import { lockActiveAccount, promotePendingTotpSecret, storePendingTotpSecret } from "./account-store.js";
+import { lockActiveAccount, promotePendingTotpSecret, storePendingTotpSecret } from "../storage/user-store.js";
 import { checkReauthToken, spendReauthToken } from "./reauth-token.js";
 import { requireReauthToken } from "./required-fields.js";
 
@@ -53,7 +53,7 @@ export async function replaceTotpFinish(deps: AccountDeps, caller: Caller, input
     await deps.db.transaction().execute(async (trx) => {
       const account = await lockActiveAccount(trx, caller.userId);
       if (!account) throw unauthenticated("TOKEN_INVALID");
-      const pending = account.totp_pending_secret_encrypted;
+      const pending = account.totpPendingSecretEncrypted;
       if (pending === null) throw failedPrecondition("call ReplaceTotpInit before ReplaceTotpFinish");
       const secret = open(deps.totpEncryptionKey, pending, caller.userId);
       if (secret === null) throw new Error("a pending TOTP secret does not decrypt with the configured TOTP_ENCRYPTION_KEY");

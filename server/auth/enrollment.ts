@@ -12,7 +12,7 @@
 import { failedPrecondition, invalidArgument, unauthenticated } from "../errors.js";
 import type { ClientContext } from "../client-context.js";
 import type { AuthDeps } from "./auth-deps.js";
-import { activateAccount, deletePendingAccount, type Enrollment, findEnrollment, reserveEnrollmentAttempt, storeTotpSecret } from "./accounts.js";
+import { activateAccount, deletePendingAccount, type Enrollment, findEnrollment, reserveEnrollmentAttempt, storeTotpSecret } from "../storage/user-store.js";
 import { hashEnrollmentToken, isWellFormedEnrollmentToken } from "./enrollment-token.js";
 import { generateRecoveryCodes, hashRecoveryCode } from "./recovery-codes.js";
 import { open, seal } from "./secret-box.js";

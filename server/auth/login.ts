@@ -26,7 +26,7 @@ import { invalidArgument, resourceExhausted, unauthenticated } from "../errors.j
 import { recordAudit } from "../storage/audit-log.js";
 import type { ClientContext } from "../client-context.js";
 import type { AuthDeps } from "./auth-deps.js";
-import { findActiveAccount } from "./accounts.js";
+import { findActiveAccount } from "../storage/user-store.js";
 import { enforce } from "./attempt-limits.js";
 import { deviceTokenHash, findLiveDeviceCredential, isWellFormedDeviceToken } from "../session/device-credential-store.js";
 import { isWellFormedLoginId, newLoginId, saveLoginState, takeLoginState } from "./login-state.js";

@@ -8,6 +8,7 @@
  */
 import { createHmac, hkdfSync, randomInt, timingSafeEqual } from "node:crypto";
 import type { Db } from "../storage/database.js";
+import { markRecoveryCodeUsed, unusedRecoveryCodes } from "../storage/recovery-code-store.js";
 
 export const RECOVERY_CODE_COUNT = 10;
 const ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"; // no 0/o, 1/l/i
@@ -55,24 +56,12 @@ export function hashRecoveryCode(pepper: Uint8Array, code: string): Uint8Array {
 export async function consumeRecoveryCode(db: Db, params: { userId: string; code: string; pepper: Uint8Array; at: Date }): Promise<boolean> {
   if (normalizeRecoveryCode(params.code) === null) return false;
   const candidate = Buffer.from(hashRecoveryCode(params.pepper, params.code));
-  const unused = await db
-    .selectFrom("recovery_codes")
-    .select(["id", "code_hash"])
-    .where("user_id", "=", params.userId)
-    .where("used_at", "is", null)
-    .execute();
+  const unused = await unusedRecoveryCodes(db, params.userId);
   let matchId: string | null = null;
   for (const row of unused) {
-    const stored = Buffer.from(row.code_hash);
+    const stored = Buffer.from(row.codeHash);
     if (stored.length === candidate.length && timingSafeEqual(stored, candidate) && matchId === null) matchId = row.id;
   }
   if (matchId === null) return false;
-  const spent = await db
-    .updateTable("recovery_codes")
-    .set({ used_at: params.at })
-    .where("id", "=", matchId)
-    .where("used_at", "is", null)
-    .returning("id")
-    .executeTakeFirst();
-  return spent !== undefined;
+  return markRecoveryCodeUsed(db, matchId, params.at);
 }

@@ -7,7 +7,7 @@ import { alreadyExists, resourceExhausted } from "../errors.js";
 import type { ClientContext } from "../client-context.js";
 import type { AuthDeps } from "./auth-deps.js";
 import { enforce } from "./attempt-limits.js";
-import { createPendingAccount, isUsernameTaken } from "./accounts.js";
+import { createPendingAccount, isUsernameTaken } from "../storage/user-store.js";
 import { newEnrollmentToken } from "./enrollment-token.js";
 import { checkRegistrationRecord, checkRegistrationRequest } from "./opaque/opaque-messages.js";
 import { QUEUE_FULL_RETRY_MS } from "./opaque/opaque-worker-pool.js";

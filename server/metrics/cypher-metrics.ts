@@ -6,11 +6,11 @@
  * prom-client's defaults include three gauges named `nodejs_active_*_total` that `promtool check
  * metrics` flags (a gauge with a counter's suffix); they are prom-client's names, left as they are.
  */
-import { sql } from "kysely";
 import { collectDefaultMetrics, Counter, type Metric, Registry } from "prom-client";
 import type { DomainEvent, DomainMetrics, DomainSources } from "./domain-metrics.js";
 import { type MetricFamily, RpcMetrics, type Sample } from "./rpc-metrics.js";
 import type { Db } from "../storage/database.js";
+import { pingDatabase } from "../storage/open-database.js";
 import type { KeyValueStore } from "../storage/kv/key-value-store.js";
 import { StorageProbe } from "./storage-probe.js";
 
@@ -120,7 +120,7 @@ export class CypherMetrics implements DomainMetrics {
   /** Starts probing storage at each scrape (once it is open): a `select 1`, and the KV store's ping. */
   watchStorage(storage: { db: Db; kv: KeyValueStore }, timeoutMs?: number): void {
     this.#storage = {
-      database: new StorageProbe(() => sql`select 1`.execute(storage.db), timeoutMs),
+      database: new StorageProbe(() => pingDatabase(storage.db), timeoutMs),
       kv: new StorageProbe(() => storage.kv.ping(), timeoutMs),
     };
   }

@@ -17,9 +17,9 @@ import { parseSecondFactor } from "../session/second-factor.js";
 import type { SessionAuthenticator } from "../session/session-authenticator.js";
 import { requestMeta } from "../transport/request-meta.js";
 import type { AccountDeps, Caller } from "../account/account-deps.js";
-import { findAccountView } from "../account/account-store.js";
+import { findAccountView } from "../storage/user-store.js";
 import { changePasswordFinish, changePasswordInit } from "../account/change-password.js";
-import { deleteAccount } from "../account/delete-account.js";
+import { deleteOwnAccount } from "../account/delete-account.js";
 import { reauthenticate } from "../account/reauthenticate.js";
 import { regenerateRecoveryCodes } from "../account/regenerate-recovery-codes.js";
 import { replaceTotpFinish, replaceTotpInit } from "../account/replace-totp.js";
@@ -79,7 +79,7 @@ export function createAccountService(deps: AccountDeps, authenticator: SessionAu
     },
 
     async deleteAccount(req, ctx) {
-      await deleteAccount(deps, await callerOf(ctx), req, requestMeta(ctx));
+      await deleteOwnAccount(deps, await callerOf(ctx), req, requestMeta(ctx));
       // Browser mode: the session is gone, so is its refresh cookie.
       if (isWebClient(ctx.requestHeader)) clearRefreshCookie(ctx.responseHeader);
       return {};

@@ -16,10 +16,12 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import { unauthenticated } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { isLocked } from "../accounts/account-locks.js";
 import type { DomainMetrics } from "../metrics/domain-metrics.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
+import { isLocked } from "../storage/account-lock-store.js";
+import { insertRefreshToken } from "../storage/refresh-token-store.js";
+import { lockActiveAccount } from "../storage/user-store.js";
 import type { ClientContext } from "../client-context.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { insertDeviceCredential, newDeviceToken } from "./device-credential-store.js";
@@ -78,27 +80,17 @@ export async function createSession(
   let result: CreatedSession;
   try {
     result = await deps.db.transaction().execute(async (trx) => {
-      const account = await trx
-        .selectFrom("users")
-        .select(["id", "username", "status", "totp_secret_encrypted", "totp_last_used_step", "password_changed_at"])
-        .where("id", "=", userId)
-        // The row stays locked until commit: a LockUser or DeleteUser (which lock it first) waits
-        // for this session and then ends it, or this call waits for them and then finds the lock
-        // (read by the next statement, which sees what they committed) or no account.
-        .forUpdate()
-        .executeTakeFirst();
-      if (!account || account.status !== "active" || account.totp_secret_encrypted === null) throw unauthenticated("TOKEN_INVALID");
+      // The row stays locked until commit: a LockUser or DeleteUser (which lock it first) waits
+      // for this session and then ends it, or this call waits for them and then finds the lock
+      // (read by the next statement, which sees what they committed) or no account.
+      const account = await lockActiveAccount(trx, userId);
+      if (!account || account.totpSecretEncrypted === null) throw unauthenticated("TOKEN_INVALID");
       if (await isLocked(trx, account.id)) throw unauthenticated("TOKEN_INVALID");
       // A login token proves the password it was issued for: not one replaced since (ChangePasswordFinish).
-      if (issuedBeforePasswordChange(login.issuedAt, account.password_changed_at)) throw unauthenticated("TOKEN_INVALID");
+      if (issuedBeforePasswordChange(login.issuedAt, account.passwordChangedAt)) throw unauthenticated("TOKEN_INVALID");
 
       const spent = await spendSecondFactor(trx, {
-        account: {
-          id: account.id,
-          totpSecretEncrypted: account.totp_secret_encrypted,
-          // bigint: a string from pg; steps (~5.9e7 today) are far inside Number's range.
-          totpLastUsedStep: account.totp_last_used_step === null ? null : Number(account.totp_last_used_step),
-        },
+        account: { id: account.id, totpSecretEncrypted: account.totpSecretEncrypted, totpLastUsedStep: account.totpLastUsedStep },
         factor: input.factor,
         at: now,
         totpEncryptionKey: deps.totpEncryptionKey,
@@ -130,17 +122,14 @@ export async function createSession(
         createdAt: now,
         expiresAt: deviceExpiresAt,
       });
-      await trx
-        .insertInto("refresh_tokens")
-        .values({
-          id: tokens.refresh.jti,
-          session_id: session.id,
-          generation: 0,
-          token_hash: tokenHash(tokens.refresh.token),
-          issued_at: tokens.refresh.issuedAt,
-          expires_at: tokens.refresh.expiresAt,
-        })
-        .execute();
+      await insertRefreshToken(trx, {
+        id: tokens.refresh.jti,
+        sessionId: session.id,
+        generation: 0,
+        tokenHash: tokenHash(tokens.refresh.token),
+        issuedAt: tokens.refresh.issuedAt,
+        expiresAt: tokens.refresh.expiresAt,
+      });
       await recordAudit(trx, {
         at: now,
         event: "session.created",

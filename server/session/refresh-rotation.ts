@@ -29,7 +29,8 @@ import type { DomainMetrics } from "../metrics/domain-metrics.js";
 import type { Revocations } from "./revocation.js";
 import type { SessionCache } from "./session-cache.js";
 import { sessionState, type SessionRecord } from "./session-record.js";
-import { findSession } from "./session-store.js";
+import { findSession, markSessionRefreshed } from "./session-store.js";
+import { findRefreshToken, insertRefreshToken, lockSuccessorRefreshToken, spendRefreshToken } from "../storage/refresh-token-store.js";
 import { tokenHash, type SessionTokens, type TokenPairTokens } from "./session-tokens.js";
 
 export interface RefreshDeps {
@@ -62,54 +63,25 @@ export async function refreshSession(deps: RefreshDeps, presented: string, meta:
   let rotated: { session: SessionRecord; tokens: TokenPairTokens } | null;
   try {
     rotated = await deps.db.transaction().execute(async (trx) => {
-      const spent = await trx
-        .updateTable("refresh_tokens")
-        .set({ used_at: now })
-        .where("id", "=", jti)
-        .where("session_id", "=", claims.sessionId)
-        .where("token_hash", "=", hash)
-        .where("used_at", "is", null)
-        .returning(["generation"])
-        .executeTakeFirst();
-      if (!spent) return null;
-
-      const row = await trx
-        .updateTable("sessions")
-        .set({ last_refreshed_at: now })
-        .where("id", "=", claims.sessionId)
-        .where("revoked_at", "is", null)
-        .where("expires_at", ">", now)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) throw new SessionNotLive();
-      const { username } = await trx.selectFrom("users").select("username").where("id", "=", row.user_id).executeTakeFirstOrThrow();
-      const session: SessionRecord = {
-        id: row.id,
-        userId: row.user_id,
-        username,
-        deviceName: row.device_name,
-        createdAt: row.created_at,
-        expiresAt: row.expires_at,
-        lastRefreshedAt: row.last_refreshed_at,
-        revokedAt: null,
-      };
-      const generation = spent.generation + 1;
+      const spentGeneration = await spendRefreshToken(trx, { id: jti, sessionId: claims.sessionId, tokenHash: hash, at: now });
+      if (spentGeneration === undefined) return null;
+      const session = await markSessionRefreshed(trx, claims.sessionId, now);
+      if (!session) throw new SessionNotLive();
+      const username = session.username;
+      const generation = spentGeneration + 1;
       const tokens = await deps.sessionTokens.issuePair(
         { sessionId: session.id, userId: session.userId, username, sessionExpiresAt: session.expiresAt },
         { jti: randomUUID(), generation, issuedAt: now },
       );
-      await trx
-        .insertInto("refresh_tokens")
-        .values({
-          id: tokens.refresh.jti,
-          session_id: session.id,
-          generation,
-          token_hash: tokenHash(tokens.refresh.token),
-          replaces_id: jti,
-          issued_at: tokens.refresh.issuedAt,
-          expires_at: tokens.refresh.expiresAt,
-        })
-        .execute();
+      await insertRefreshToken(trx, {
+        id: tokens.refresh.jti,
+        sessionId: session.id,
+        generation,
+        tokenHash: tokenHash(tokens.refresh.token),
+        replacesId: jti,
+        issuedAt: tokens.refresh.issuedAt,
+        expiresAt: tokens.refresh.expiresAt,
+      });
       await recordAudit(trx, {
         at: now,
         event: "session.refreshed",
@@ -146,7 +118,7 @@ async function presentedAgain(
   deps: RefreshDeps,
   p: { jti: string; sessionId: string; hash: Buffer; now: Date; meta: ClientContext },
 ): Promise<Refreshed> {
-  const used = await deps.db.selectFrom("refresh_tokens").selectAll().where("id", "=", p.jti).executeTakeFirst();
+  const used = await findRefreshToken(deps.db, p.jti);
   if (!used || used.session_id !== p.sessionId || used.used_at === null || !sameBytes(used.token_hash, p.hash)) {
     throw unauthenticated("TOKEN_INVALID");
   }
@@ -196,7 +168,7 @@ async function reissueUnusedSuccessor(
 ): Promise<Refreshed | null> {
   const { session } = p;
   return deps.db.transaction().execute(async (trx) => {
-    const successor = await trx.selectFrom("refresh_tokens").selectAll().where("replaces_id", "=", p.jti).forUpdate().executeTakeFirst();
+    const successor = await lockSuccessorRefreshToken(trx, p.jti);
     if (!successor || successor.used_at !== null) return null;
     const tokens = await deps.sessionTokens.issuePair(
       { sessionId: session.id, userId: session.userId, username: session.username, sessionExpiresAt: session.expiresAt },

@@ -3,14 +3,16 @@
  * transaction that creates the session, so a code is never used up by an attempt that then fails.
  *
  * TOTP (RFC 6238): ±1 step, and each step accepted at most once per account (§5.2) through a
- * compare-and-set on users.totp_last_used_step: of two concurrent uses of one code exactly one
- * moves the step forward, and a code read over a shoulder cannot be replayed.
+ * compare-and-set on the account's last used step (storage/user-store.ts, advanceTotpStep): of two
+ * concurrent uses of one code exactly one moves the step forward, and a code read over a shoulder
+ * cannot be replayed.
  */
 import { open } from "../auth/secret-box.js";
 import { consumeRecoveryCode, normalizeRecoveryCode } from "../auth/recovery-codes.js";
 import { checkTotpCode, isWellFormedTotpCode } from "../auth/totp.js";
 import { invalidArgument } from "../errors.js";
 import type { Db } from "../storage/database.js";
+import { advanceTotpStep } from "../storage/user-store.js";
 
 export type SecondFactor = { kind: "totp"; code: string } | { kind: "recovery"; code: string };
 
@@ -52,12 +54,5 @@ export async function spendSecondFactor(
   if (secret === null) throw new Error("a TOTP secret does not decrypt with the configured TOTP_ENCRYPTION_KEY");
   const check = await checkTotpCode({ secret, code: factor.code, at, lastUsedStep: account.totpLastUsedStep });
   if (!check.valid) return false;
-  const moved = await trx
-    .updateTable("users")
-    .set({ totp_last_used_step: check.step })
-    .where("id", "=", account.id)
-    .where((eb) => eb.or([eb("totp_last_used_step", "is", null), eb("totp_last_used_step", "<", String(check.step))]))
-    .returning("id")
-    .executeTakeFirst();
-  return moved !== undefined;
+  return advanceTotpStep(trx, account.id, check.step);
 }

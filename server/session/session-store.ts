@@ -9,6 +9,7 @@ import type { SessionRecord } from "./session-record.js";
 /** Why a session ended (sessions.revoked_reason). */
 export type RevocationReason = "logout" | "logout_all" | "revoked" | "refresh_reuse" | "account_locked" | "admin_revoked" | "password_changed" | "account_deleted";
 
+/** The one mapping from a `sessions` row (and its account's username) to a SessionRecord. */
 function toRecord(row: SessionRow & { username: string }): SessionRecord {
   return {
     id: row.id,
@@ -87,6 +88,26 @@ export async function revokeSessions(
   return rows.map((r) => r.id);
 }
 
-export async function touchSessionRefreshed(db: Db, sessionId: string, at: Date): Promise<void> {
-  await db.updateTable("sessions").set({ last_refreshed_at: at }).where("id", "=", sessionId).execute();
+/**
+ * Records a refresh of a session that is still live (not revoked, not past its lifetime) and returns
+ * it; undefined when it is no longer live (a revocation that committed first makes this match nothing).
+ */
+export async function markSessionRefreshed(db: Db, sessionId: string, at: Date): Promise<SessionRecord | undefined> {
+  const row = await db
+    .updateTable("sessions")
+    .from("users")
+    .set({ last_refreshed_at: at })
+    .whereRef("users.id", "=", "sessions.user_id")
+    .where("sessions.id", "=", sessionId)
+    .where("sessions.revoked_at", "is", null)
+    .where("sessions.expires_at", ">", at)
+    .returningAll("sessions")
+    .returning("users.username")
+    .executeTakeFirst();
+  return row ? toRecord(row) : undefined;
+}
+
+/** Blanks the device names of an account's sessions (what a person named them), keeping the rows. */
+export async function forgetSessionDeviceNames(db: Db, userId: string): Promise<void> {
+  await db.updateTable("sessions").set({ device_name: "" }).where("user_id", "=", userId).execute();
 }

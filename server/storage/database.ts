@@ -11,8 +11,8 @@ type Timestamp = ColumnType<Date, Date, Date>;
 type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
 type Bytes = ColumnType<Uint8Array, Uint8Array, Uint8Array>;
 
-/** `deleted`: a tombstone kept for its sessions rows (migrations/0003-account-lifecycle.ts). */
-export type UserStatus = "pending" | "active" | "deleted";
+/** A deleted account has no row (account/delete-account.ts). */
+export type UserStatus = "pending" | "active";
 
 /** An account. Pending until TOTP enrollment is confirmed; a pending row past `enrollment_expires_at` does not exist for any query. */
 export interface UsersTable {
@@ -42,11 +42,6 @@ export interface UsersTable {
   totp_pending_secret_encrypted: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
   /** When the current TOTP secret replaced an earlier one (null: the enrollment's, since activated_at). */
   totp_replaced_at: NullableTimestamp;
-  /**
-   * Set with status `deleted`: the row is a tombstone without credentials, its username replaced
-   * by `deleted:<id>` (never a valid username), kept so the account's revoked sessions stay.
-   */
-  deleted_at: NullableTimestamp;
 }
 
 /** Step-up (reauth) tokens: only their SHA-256, bound to a session and its account, spent once. */

@@ -12,6 +12,7 @@ import * as m0003 from "./migrations/0003-account-locks.js";
 import * as m0004 from "./migrations/0004-device-credentials.js";
 import * as m0005 from "./migrations/0005-username-skeleton.js";
 import * as m0006 from "./migrations/0006-account-lifecycle.js";
+import * as m0007 from "./migrations/0007-account-deletion-removes-row.js";
 
 const MIGRATIONS: Record<string, Migration> = {
   "0001-initial": m0001,
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0004-device-credentials": m0004,
   "0005-username-skeleton": m0005,
   "0006-account-lifecycle": m0006,
+  "0007-account-deletion-removes-row": m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { PGlite } from "@electric-sql/pglite";
-import { Kysely, PGliteDialect, PostgresDialect } from "kysely";
+import { Kysely, PGliteDialect, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Database, Db } from "./database.js";
 import { loadEmbeddedTemplate } from "./embedded-template.js";
@@ -123,4 +123,9 @@ async function createEmbeddedCluster(dataDir: string, migrate: boolean): Promise
     const stderr = (error as { stderr?: string }).stderr?.trim();
     throw new Error(`could not create the embedded database in ${dataDir}: ${stderr || (error instanceof Error ? error.message : String(error))}`);
   }
+}
+
+/** One round trip to the database (the metrics' storage probe): resolves when it answers. */
+export async function pingDatabase(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
 }

@@ -5,11 +5,11 @@
  * instance may run it: rows are claimed with FOR UPDATE SKIP LOCKED, so two sweepers (or a sweep
  * and an enrollment being confirmed) never block or double-count each other.
  */
-import { sql } from "kysely";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import { type AuditEntry, recordAudits } from "./audit-log.js";
 import type { Db } from "./database.js";
+import { removeExpiredPendingAccounts } from "./user-store.js";
 
 /** Rows per transaction: a large backlog (after downtime) is removed in bounded steps. */
 const BATCH_SIZE = 500;
@@ -23,22 +23,7 @@ export async function sweepExpiredEnrollments(db: Db, now: Date, logger?: Logger
   let total = 0;
   for (;;) {
     const removed = await db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .deleteFrom("users")
-        .where("id", "in", (qb) =>
-          qb
-            .selectFrom("users")
-            .select("id")
-            .where("status", "=", "pending")
-            .where("enrollment_expires_at", "<=", now)
-            .limit(BATCH_SIZE)
-            .modifyEnd(sql`for update skip locked`),
-        )
-        // Checked again on the locked rows: an enrollment confirmed meanwhile is not removed.
-        .where("status", "=", "pending")
-        .where("enrollment_expires_at", "<=", now)
-        .returning(["id", "username"])
-        .execute();
+      const rows = await removeExpiredPendingAccounts(trx, now, BATCH_SIZE);
       const entries: AuditEntry[] = rows.map((row) => ({
         at: now,
         event: "enrollment.expired",

@@ -9,7 +9,7 @@ import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { refuseAdminService } from "../admin/public-port-refusal.js";
+import { refuseAdminService } from "../rpc/admin-public-port-refusal.js";
 import { createHealthService, type HealthState } from "./health.js";
 import {
   ReflectionIndex,

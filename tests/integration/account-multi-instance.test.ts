@@ -17,6 +17,8 @@ import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { loadConfig } from "../../server/config.js";
 import { startCypherServer, type CypherServer } from "../../server/cypher-server.js";
 import { silentLogger } from "../../server/logger.js";
+import { openDatabase } from "../../server/storage/open-database.js";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
 import { OwnRedis } from "./support/own-services.js";
 import { changePassword } from "../support/account-fixture.js";
@@ -42,6 +44,7 @@ if (!databaseUrl) {
     let dir: string;
     let a: Instance;
     let b: Instance;
+    let db: ReturnType<typeof openDatabase>;
 
     const start = async (): Promise<Instance> => {
       const env = {
@@ -67,9 +70,11 @@ if (!databaseUrl) {
       dir = mkdtempSync(path.join(os.tmpdir(), "cypher-account-"));
       a = await start();
       b = await start();
+      db = openDatabase({ kind: "postgres", url: schema.url });
     }, 60_000);
 
     afterAll(async () => {
+      await db?.close();
       await a?.server.stop();
       await b?.server.stop();
       await schema?.drop();
@@ -118,13 +123,33 @@ if (!databaseUrl) {
       const cursor = await currentCursor(b);
 
       const token = await reauth(a, user, onA.accessToken);
+      const { id: userId } = await db.db.selectFrom("users").select("id").where("username", "=", user.username).executeTakeFirstOrThrow();
+      expect(await db.db.selectFrom("device_credentials").select("user_id").where("user_id", "=", userId).execute()).not.toEqual([]);
       await a.account.deleteAccount({ reauthToken: token }, bearer(onA.accessToken));
 
+      const reasonOf = (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema).map((d) => d.reason);
       for (const s of [onA, onB]) {
         expect(await b.session.verifySession({ accessToken: s.accessToken }).then(() => "OK", codeOf)).toBe("Unauthenticated");
         expect(await b.account.getAccount({}, bearer(s.accessToken)).then(() => "OK", codeOf)).toBe("Unauthenticated");
+        // As after a log-out.
+        expect(await b.session.refreshSession({ refreshToken: s.refreshToken }).then(() => [], reasonOf)).toEqual(["TOKEN_REVOKED"]);
       }
       expect((await revokedSince(b, cursor)).sort()).toEqual([onA.sessionId, onB.sessionId].sort());
+      // The password no longer logs in; the row and every secret are gone; the revoked sessions
+      // stay for the feed, without their device names; the trail keeps the id, not the name.
+      await expect(loginToken(b, user)).rejects.toThrow();
+      expect(await db.db.selectFrom("users").select("id").where("id", "=", userId).execute()).toEqual([]);
+      for (const table of ["recovery_codes", "device_credentials", "reauth_tokens"] as const) {
+        expect(await db.db.selectFrom(table).select("user_id").where("user_id", "=", userId).execute()).toEqual([]);
+      }
+      const sessions = await db.db.selectFrom("sessions").select(["device_name", "revoked_reason"]).where("user_id", "=", userId).execute();
+      expect(sessions).toEqual([
+        { device_name: "", revoked_reason: "account_deleted" },
+        { device_name: "", revoked_reason: "account_deleted" },
+      ]);
+      const audit = await db.db.selectFrom("audit_log").select(["event", "username"]).where("user_id", "=", userId).execute();
+      expect(audit.map((e) => e.event)).toContain("account.deleted");
+      expect(audit.every((e) => e.username === null)).toBe(true);
       // The old credentials are gone, and anyone may take the name (a new account, its own password).
       const again = await registerUser(b, user.username, "a different password");
       const s = await login(a, again);

@@ -351,11 +351,14 @@ if (!TEST_DATABASE_URL) {
         }
       }
 
+      expect(await db.db.selectFrom("device_credentials").select("user_id").where("user_id", "=", userId).execute()).not.toEqual([]);
       await admin.deleteUser({ userId }, adminHeaders());
 
       const refused = await expectCode(sessionB.verifySession({ accessToken: s.accessToken }), Code.Unauthenticated);
       expect(refused.findDetails(ErrorInfoSchema).map((d) => d.reason)).toEqual(["TOKEN_REVOKED"]);
-      await expectCode(publicB.session.refreshSession({ refreshToken: s.refreshToken }), Code.Unauthenticated);
+      // As after a log-out.
+      const refreshRefused = await expectCode(publicB.session.refreshSession({ refreshToken: s.refreshToken }), Code.Unauthenticated);
+      expect(refreshRefused.findDetails(ErrorInfoSchema).map((d) => d.reason)).toEqual(["TOKEN_REVOKED"]);
       await expectCode(admin.getUser({ who: { case: "userId", value: userId } }, adminHeaders()), Code.NotFound);
       await expectCode(admin.getUser({ who: { case: "username", value: user.username } }, adminHeaders()), Code.NotFound);
       await expectCode(admin.deleteUser({ userId }, adminHeaders()), Code.NotFound);
@@ -370,10 +373,13 @@ if (!TEST_DATABASE_URL) {
       }
       expect(resumed).toContain(s.sessionId);
 
-      // Secrets gone; the revoked session row stays, scrubbed, for the feed.
+      // The row and every secret gone (OPAQUE record and TOTP secrets with the row, recovery codes,
+      // device credentials, reauth tokens); the revoked session row stays, without its device name,
+      // for the feed.
       expect(await db.db.selectFrom("users").select("id").where("id", "=", userId).execute()).toEqual([]);
-      expect(await db.db.selectFrom("recovery_codes").select("id").where("user_id", "=", userId).execute()).toEqual([]);
-      expect(await db.db.selectFrom("refresh_tokens").select("id").where("session_id", "=", s.sessionId).execute()).toEqual([]);
+      for (const table of ["recovery_codes", "device_credentials", "reauth_tokens", "account_locks"] as const) {
+        expect(await db.db.selectFrom(table).select("user_id").where("user_id", "=", userId).execute()).toEqual([]);
+      }
       const row = await db.db.selectFrom("sessions").select(["device_name", "revoked_reason"]).where("id", "=", s.sessionId).executeTakeFirstOrThrow();
       expect(row).toEqual({ device_name: "", revoked_reason: "account_deleted" });
 

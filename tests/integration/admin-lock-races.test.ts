@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lockAccount } from "../../server/accounts/account-locking.js";
+import { lockAccount } from "../../server/account/lock-account.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
 import { callOptions, createActiveUser, createSessionHarness, expectRpcError, type SessionHarness } from "../support/session-fixture.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";

@@ -27,7 +27,7 @@ import {
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { loadConfig } from "../../server/config.js";
-import { createAdminModule } from "../../server/admin/admin-module.js";
+import { createAdminModule } from "../../server/rpc/admin-module.js";
 import { startCypherServer } from "../../server/cypher-server.js";
 import { startGrpcServer, type RunningGrpcServer } from "../../server/grpc/grpc-server.js";
 import { grpcServiceDefinition } from "../../server/grpc/service-definition.js";

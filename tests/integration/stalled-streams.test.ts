@@ -9,7 +9,7 @@ import http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
-import { createAdminModule } from "../../server/admin/admin-module.js";
+import { createAdminModule } from "../../server/rpc/admin-module.js";
 import { loadConfig } from "../../server/config.js";
 import { startGrpcServer, type RunningGrpcServer } from "../../server/grpc/grpc-server.js";
 import { silentLogger } from "../../server/logger.js";

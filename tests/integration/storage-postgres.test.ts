@@ -27,7 +27,7 @@ if (!baseUrl) {
         schemas.push(schema);
         const database = openDatabase({ kind: "postgres", url: schema.url });
         try {
-          expect(await migrateToLatest(database.db)).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks", "0004-device-credentials", "0005-username-skeleton", "0006-account-lifecycle"]);
+          expect(await migrateToLatest(database.db)).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks", "0004-device-credentials", "0005-username-skeleton", "0006-account-lifecycle", "0007-account-deletion-removes-row"]);
           const tables = await database.db.introspection.getTables({ withInternalKyselyTables: true });
           const mine = tables.filter((t) => t.schema === schema.name).map((t) => t.name).sort();
           expect(mine).toEqual(["account_locks", "audit_log", "device_credentials", "kysely_migration", "kysely_migration_lock", "reauth_tokens", "recovery_codes", "refresh_tokens", "sessions", "users"]);

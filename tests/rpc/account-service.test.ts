@@ -6,12 +6,14 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
+import { sql } from "kysely";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
+import { latestRevocationSeq, revocationsAfter } from "../../server/session/revocation-log.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
 import { bearer, callOptions, createActiveUser, expectRpcError, nextTotpStep, type TestUser } from "../support/session-fixture.js";
-import { changePassword, createAccountHarness, opaqueLoginToken, TEST_MEM_HARD, type AccountHarness } from "../support/account-fixture.js";
+import { ADMIN_KEY, changePassword, createAccountHarness, opaqueLoginToken, TEST_MEM_HARD, type AccountHarness } from "../support/account-fixture.js";
 import { enroll, register } from "./auth-helpers.js";
 
 describe("AccountService", () => {
@@ -19,7 +21,7 @@ describe("AccountService", () => {
   let h: AccountHarness;
 
   beforeAll(async () => {
-    ctx = await createTestContext({ env: { OPAQUE_WORKER_THREADS: "1" } });
+    ctx = await createTestContext({ env: { OPAQUE_WORKER_THREADS: "1", ADMIN_API_KEYS: ADMIN_KEY } });
     h = await createAccountHarness(ctx);
   });
   afterAll(async () => {
@@ -339,32 +341,43 @@ describe("AccountService", () => {
       const a = await h.login(user, "a");
       const b = await h.login(user, "b");
       const token = await h.reauth(user, a.accessToken);
-      h.failingDeviceRevocation.add(user.id);
-      await expectRpcError(h.account.deleteAccount({ reauthToken: token }, bearer(a.accessToken)), Code.Internal);
-      h.failingDeviceRevocation.delete(user.id);
+      // The row's removal, after the sessions were revoked and the trail rewritten, fails.
+      await sql`create or replace function refuse_row_removal() returns trigger language plpgsql as $$ begin raise exception 'refused (test)'; end $$`.execute(ctx.db);
+      await sql.raw(`create trigger refuse_removal before delete on users for each row when (old.id = '${user.id}') execute function refuse_row_removal()`).execute(ctx.db);
+      try {
+        await expectRpcError(h.account.deleteAccount({ reauthToken: token }, bearer(a.accessToken)), Code.Internal);
+      } finally {
+        await sql`drop trigger refuse_removal on users`.execute(ctx.db);
+      }
       for (const s of [a, b]) await h.session.verifySession({ accessToken: s.accessToken });
       const row = await ctx.db.selectFrom("users").select(["status", "username"]).where("id", "=", user.id).executeTakeFirstOrThrow();
       expect(row).toEqual({ status: "active", username: user.username });
       expect(await ctx.db.selectFrom("recovery_codes").select("id").where("user_id", "=", user.id).execute()).toHaveLength(10);
+      const sessions = await ctx.db.selectFrom("sessions").select(["revoked_at", "device_name"]).where("user_id", "=", user.id).orderBy("device_name").execute();
+      expect(sessions).toEqual([{ revoked_at: null, device_name: "a" }, { revoked_at: null, device_name: "b" }]);
+      expect(await ctx.db.selectFrom("audit_log").select("id").where("user_id", "=", user.id).where("username", "=", user.username).execute()).not.toEqual([]);
       // The reauth token was not spent either: the retry succeeds.
       await h.account.deleteAccount({ reauthToken: token }, bearer(a.accessToken));
       await expectRpcError(h.session.verifySession({ accessToken: b.accessToken }), Code.Unauthenticated, "TOKEN_REVOKED");
     });
 
-    it("ends every session, erases the account, and frees the username", async () => {
-      const user = await createActiveUser(ctx);
-      const a = await h.login(user, "a");
-      const b = await h.login(user, "b");
-      const token = await h.reauth(user, a.accessToken);
-      h.seamCalls.length = 0;
-      await h.account.deleteAccount({ reauthToken: token }, bearer(a.accessToken));
-      expect(h.seamCalls).toEqual([{ seam: "revokeDeviceCredentials", userId: user.id }]);
-
-      for (const s of [a, b]) {
+    /**
+     * What a deletion leaves, whichever entry point made it: every session refused (VerifySession,
+     * RefreshSession as after a log-out, Bearer calls), no second login, the row and every secret
+     * gone, the revoked sessions kept for WatchRevocations, the trail without the username, the
+     * name free for a new account.
+     */
+    async function expectDeleted(
+      user: TestUser,
+      cursor: bigint,
+      sessions: Array<{ sessionId: string; accessToken: string; refreshToken: string }>,
+      deletedEntry: Record<string, unknown>,
+    ) {
+      for (const s of sessions) {
         await expectRpcError(h.session.verifySession({ accessToken: s.accessToken }), Code.Unauthenticated, "TOKEN_REVOKED");
         await expectRpcError(h.session.refreshSession({ refreshToken: s.refreshToken }), Code.Unauthenticated, "TOKEN_REVOKED");
+        await expectRpcError(h.account.getAccount({}, bearer(s.accessToken)), Code.Unauthenticated, "TOKEN_REVOKED");
       }
-      await expectRpcError(h.account.getAccount({}, bearer(b.accessToken)), Code.Unauthenticated, "TOKEN_REVOKED");
       nextTotpStep(ctx);
       await expectRpcError(
         h.session.createSession({ loginToken: await h.loginToken(user), secondFactor: { case: "totpCode", value: await totpNow(user) } }, callOptions()),
@@ -372,18 +385,25 @@ describe("AccountService", () => {
         "TOKEN_INVALID",
       );
 
-      const row = await ctx.db.selectFrom("users").selectAll().where("id", "=", user.id).executeTakeFirstOrThrow();
-      expect(row).toMatchObject({ status: "deleted", username: `deleted:${user.id}`, totp_secret_encrypted: null, totp_pending_secret_encrypted: null });
-      expect(row.opaque_record.length).toBe(0);
-      expect(await ctx.db.selectFrom("recovery_codes").select("id").where("user_id", "=", user.id).execute()).toEqual([]);
-      // The revoked sessions stay, numbered, for WatchRevocations.
-      const sessions = await ctx.db.selectFrom("sessions").select(["revoked_reason", "revocation_seq"]).where("user_id", "=", user.id).execute();
-      expect(sessions).toHaveLength(2);
-      for (const s of sessions) expect(s).toMatchObject({ revoked_reason: "account_deleted", revocation_seq: expect.any(String) });
+      // The row is gone, and with it the OPAQUE record, both TOTP secrets, recovery codes, device
+      // credentials and reauth tokens.
+      expect(await ctx.db.selectFrom("users").select("id").where("id", "=", user.id).execute()).toEqual([]);
+      for (const table of ["recovery_codes", "device_credentials", "reauth_tokens"] as const) {
+        expect(await ctx.db.selectFrom(table).select("user_id").where("user_id", "=", user.id).execute()).toEqual([]);
+      }
+      // The revoked sessions stay, numbered in one transaction, for WatchRevocations, without their device names.
+      const rows = await ctx.db.selectFrom("sessions").select(["id", "revoked_reason", "revocation_seq", "device_name"]).where("user_id", "=", user.id).execute();
+      expect(rows.map((r) => r.id).sort()).toEqual(sessions.map((s) => s.sessionId).sort());
+      for (const r of rows) expect(r).toMatchObject({ revoked_reason: "account_deleted", revocation_seq: rows[0]!.revocation_seq, device_name: "" });
+      expect(rows[0]!.revocation_seq).toEqual(expect.any(String));
+      // A backend resuming from a cursor taken before the deletion hears of every session.
+      const { events } = await revocationsAfter(ctx.db, { afterSeq: cursor, revokedSince: new Date(0) });
+      expect(events.flatMap((e) => e.sessionIds).sort()).toEqual(sessions.map((s) => s.sessionId).sort());
       // Audit entries keep the user id, not the username.
-      const audit = await ctx.db.selectFrom("audit_log").select(["event", "username"]).where("user_id", "=", user.id).execute();
-      expect(audit.map((e) => e.event)).toContain("account.deleted");
+      const audit = await ctx.db.selectFrom("audit_log").select(["event", "username", "session_id", "details"]).where("user_id", "=", user.id).execute();
+      expect(audit.length).toBeGreaterThan(2);
       expect(audit.every((e) => e.username === null)).toBe(true);
+      expect(audit.find((e) => e.event === "account.deleted")).toMatchObject(deletedEntry);
       expect(await ctx.db.selectFrom("audit_log").select("id").where("username", "=", user.username).execute()).toEqual([]);
 
       // Anyone may now register the name, as a new account.
@@ -393,6 +413,33 @@ describe("AccountService", () => {
       const fresh = await ctx.db.selectFrom("users").select(["id", "status"]).where("username", "=", user.username).executeTakeFirstOrThrow();
       expect(fresh.id).not.toBe(user.id);
       expect(fresh.status).toBe("active");
+    }
+
+    /** An account with two sessions, a reauth token each, a pending TOTP secret: something of every kind to remove. */
+    async function accountToDelete() {
+      const user = await createActiveUser(ctx);
+      const a = await h.login(user, "a");
+      const b = await h.login(user, "b");
+      const token = await h.reauth(user, a.accessToken);
+      await h.reauth(user, b.accessToken);
+      await ctx.db.updateTable("users").set({ totp_pending_secret_encrypted: new Uint8Array(40) }).where("id", "=", user.id).execute();
+      for (const table of ["recovery_codes", "device_credentials", "reauth_tokens"] as const) {
+        expect(await ctx.db.selectFrom(table).select("user_id").where("user_id", "=", user.id).execute()).not.toEqual([]);
+      }
+      return { user, a, b, token, cursor: await latestRevocationSeq(ctx.db) };
+    }
+
+    it("DeleteAccount (the owner) ends every session, removes the account with its secrets, keeps the sessions for WatchRevocations, and frees the username", async () => {
+      const { user, a, b, token, cursor } = await accountToDelete();
+      await h.account.deleteAccount({ reauthToken: token }, bearer(a.accessToken));
+      await expectDeleted(user, cursor, [a, b], { session_id: a.sessionId, details: { by: "owner", sessions_ended: 2 } });
+    });
+
+    it("DeleteUser (an operator) is the same deletion", async () => {
+      const { user, a, b, cursor } = await accountToDelete();
+      await h.admin.deleteUser({ userId: user.id }, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      await expectDeleted(user, cursor, [a, b], { session_id: null, details: { by: "operator", sessions_ended: 2 } });
+      await expectRpcError(h.admin.deleteUser({ userId: user.id }, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }), Code.NotFound);
     });
   });
 });

@@ -77,7 +77,7 @@ export function databaseContract(backend: DatabaseBackend): void {
     });
 
     it("applies the migrations to an empty database, and a second run applies nothing", async () => {
-      expect(firstMigration).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks", "0004-device-credentials", "0005-username-skeleton", "0006-account-lifecycle"]);
+      expect(firstMigration).toEqual(["0001-initial", "0002-revocation-feed", "0003-account-locks", "0004-device-credentials", "0005-username-skeleton", "0006-account-lifecycle", "0007-account-deletion-removes-row"]);
       expect(await migrateToLatest(db)).toEqual([]);
       const { rows } = await sql<{ table_name: string }>`
         select table_name from information_schema.tables
@@ -161,8 +161,8 @@ export function databaseContract(backend: DatabaseBackend): void {
     });
 
     // Sessions do not go with the account row (0003): a deleted account's revoked sessions stay
-    // for the revocation feed; accounts/account-deletion.ts removes their refresh tokens itself.
-    it("deleting an account row deletes its recovery codes and lock but keeps its sessions and their refresh tokens", async () => {
+    // for the revocation feed, with their refresh tokens (account/delete-account.ts).
+    it("deleting an account row deletes its recovery codes, lock, device credentials and reauth tokens but keeps its sessions and their refresh tokens", async () => {
       const userId = await insertUser("cascade");
       const keepUserId = await insertUser("cascade-keep");
       const sessionId = await insertSession(userId);
@@ -187,14 +187,18 @@ export function databaseContract(backend: DatabaseBackend): void {
         .execute();
 
       await db.insertInto("account_locks").values({ user_id: userId, locked_at: at, reason: "test", locked_by: "00000000" }).execute();
+      await db.insertInto("device_credentials").values({ user_id: userId, token_hash: randomBytes(32), device_name: "d", created_at: at, expires_at: at }).execute();
+      await db.insertInto("reauth_tokens").values({ token_hash: randomBytes(32), user_id: userId, session_id: sessionId, created_at: at, expires_at: at }).execute();
 
       await db.deleteFrom("users").where("id", "=", userId).execute();
 
-      const count = async (table: "sessions" | "recovery_codes" | "account_locks", column: "user_id", value: string) =>
+      const count = async (table: "sessions" | "recovery_codes" | "account_locks" | "device_credentials" | "reauth_tokens", column: "user_id", value: string) =>
         (await db.selectFrom(table).select(db.fn.countAll<string>().as("n")).where(column, "=", value).executeTakeFirstOrThrow()).n;
       expect(Number(await count("sessions", "user_id", userId))).toBe(1);
       expect(Number(await count("recovery_codes", "user_id", userId))).toBe(0);
       expect(Number(await count("account_locks", "user_id", userId))).toBe(0);
+      expect(Number(await count("device_credentials", "user_id", userId))).toBe(0);
+      expect(Number(await count("reauth_tokens", "user_id", userId))).toBe(0);
       const tokens = await db.selectFrom("refresh_tokens").select("id").where("session_id", "=", sessionId).execute();
       expect(tokens).toHaveLength(2);
       // Only that account's rows went.

@@ -7,9 +7,11 @@
 import { createClient, createRouterTransport, type Client, type Interceptor } from "@connectrpc/connect";
 import { IdentityMemHardFn, KE2, OpaqueClient, RegistrationResponse, type MemoryHardFn } from "@cloudflare/opaque-ts";
 import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
+import { AdminService } from "../../gen/cypher/admin/v1/admin_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
 import { createAccountModule } from "../../server/rpc/account-module.js";
+import { createAdminModule } from "../../server/rpc/admin-module.js";
 import { createAuthModule, type AuthModule } from "../../server/rpc/auth-module.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
 import { resourceExhausted } from "../../server/errors.js";
@@ -28,12 +30,17 @@ const peerAddress: Interceptor = (next) => (req) => {
   return next(req);
 };
 
+/** An admin key for contexts made with `ADMIN_API_KEYS: ADMIN_KEY` (test only). */
+export const ADMIN_KEY = "test-admin-key-0123456789abcdefghijklmnop";
+
 export interface AccountHarness {
   ctx: TestContext;
   tokens: TokenService;
   auth: Client<typeof AuthService>;
   session: Client<typeof SessionService>;
   account: Client<typeof AccountService>;
+  /** AdminService on the same context: calls with ADMIN_KEY succeed when the context was made with ADMIN_API_KEYS=ADMIN_KEY. */
+  admin: Client<typeof AdminService>;
   sessionModule: SessionModule;
   /** Every call the seams received, in order. */
   seamCalls: Array<{ seam: "check" | "recordFailure" | "revokeDeviceCredentials"; userId: string }>;
@@ -79,9 +86,14 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
       if (failingDeviceRevocation.has(userId)) throw new Error("device credentials unavailable (test)");
     },
   });
+  const adminModule = createAdminModule(ctx, { revocations: sessionModule.revocations });
   const transport = createRouterTransport(
     (router) =>
-      router.service(AuthService, authModule.service).service(SessionService, sessionModule.service).service(AccountService, accountModule.service),
+      router
+        .service(AuthService, authModule.service)
+        .service(SessionService, sessionModule.service)
+        .service(AccountService, accountModule.service)
+        .service(AdminService, adminModule.service),
     { router: { interceptors: [peerAddress, createErrorMappingInterceptor(silentLogger)] } },
   );
   const h: AccountHarness = {
@@ -90,6 +102,7 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
     auth: createClient(AuthService, transport),
     session: createClient(SessionService, transport),
     account: createClient(AccountService, transport),
+    admin: createClient(AdminService, transport),
     sessionModule,
     seamCalls,
     capped,

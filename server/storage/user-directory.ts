@@ -4,8 +4,8 @@
  * that do not exist for anyone else (a pending one past its enrollment window) do not exist here.
  */
 import { sql, type ExpressionBuilder } from "kysely";
-import { live } from "../auth/accounts.js";
-import type { Database, Db, UserStatus } from "../storage/database.js";
+import type { Database, Db, UserStatus } from "./database.js";
+import { live } from "./user-store.js";
 
 export interface UserView {
   id: string;

@@ -1,6 +1,7 @@
 /**
  * AdminService (the operator API, internal port only): maps messages to the account domain
- * (accounts/) and the admin queries (user-directory.ts, audit-events.ts) and back.
+ * (account/: locks, ending sessions, deletion), the admin keys and page tokens (admin/) and the
+ * read-only repositories (storage/user-directory.ts, storage/audit-log.ts) and back.
  *
  * Every call first proves an admin key (admin-authenticator.ts); nothing is read or validated
  * before that, so an unauthenticated caller learns nothing, not even which ids are well formed.
@@ -11,21 +12,21 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { type AdminService, type User, UserSchema, UserState } from "../../gen/cypher/admin/v1/admin_pb.js";
-import { deleteAccount } from "../accounts/account-deletion.js";
-import type { Actor } from "../accounts/account-actions.js";
-import { lockAccount, MAX_LOCK_REASON_CHARS, revokeAccountSessions, unlockAccount } from "../accounts/account-locking.js";
+import type { Actor } from "../account/actor.js";
+import { deleteAccount } from "../account/delete-account.js";
+import { revokeAccountSessions } from "../account/end-account-sessions.js";
+import { lockAccount, MAX_LOCK_REASON_CHARS, unlockAccount } from "../account/lock-account.js";
+import type { AdminAuthenticator } from "../admin/admin-authenticator.js";
+import { pageSize, type PageTokens } from "../admin/page-token.js";
 import { normalizeUsername } from "../auth/username.js";
 import type { Clock } from "../clock.js";
 import { invalidArgument, notFound } from "../errors.js";
 import type { Revocations } from "../session/revocation.js";
 import { isUuid } from "../session/session-record.js";
-import { recordAudit } from "../storage/audit-log.js";
+import { listAuditEvents, recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
 import { requestMeta } from "../transport/request-meta.js";
-import type { AdminAuthenticator } from "./admin-authenticator.js";
-import { listAuditEvents } from "./audit-events.js";
-import { pageSize, type PageTokens } from "./page-token.js";
-import { findUserById, findUserByUsername, listUsers, type UserView } from "./user-directory.js";
+import { findUserById, findUserByUsername, listUsers, type UserView } from "../storage/user-directory.js";
 
 export interface AdminDeps {
   db: Db;

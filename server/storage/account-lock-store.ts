@@ -1,13 +1,13 @@
 /**
  * Account locks (table account_locks, one row per locked account), set by AdminService.LockUser.
  *
- * A lock must reveal nothing to whoever tries the account: auth/accounts.ts findActiveAccount skips
+ * A lock must reveal nothing to whoever tries the account: user-store.ts findActiveAccount skips
  * locked accounts, so LoginInit answers with a fake record (exactly as for an unknown name) and the
  * login fails the way a wrong password does; session/create-session.ts refuses a login token
- * issued before the lock. Locking also ends every session (account-locking.ts).
+ * issued before the lock. Locking also ends every session (account/lock-account.ts).
  */
 import type { ExpressionBuilder, Expression, SqlBool } from "kysely";
-import type { Database, Db } from "../storage/database.js";
+import type { Database, Db } from "./database.js";
 
 /** For queries on `users`: the account is not locked. */
 export function notLocked(eb: ExpressionBuilder<Database, "users">): Expression<SqlBool> {

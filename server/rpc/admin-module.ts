@@ -1,15 +1,15 @@
 /**
  * AdminService, assembled from an AppContext and the session module's Revocations (so that a lock
  * or a deletion ends sessions on every instance exactly as a log-out does). Served by the internal
- * port only (grpc/grpc-server.ts); the public port refuses it (public-port-refusal.ts).
+ * port only (grpc/grpc-server.ts); the public port refuses it (admin-public-port-refusal.ts).
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AdminService } from "../../gen/cypher/admin/v1/admin_pb.js";
 import type { AppContext } from "../app-context.js";
 import type { Revocations } from "../session/revocation.js";
-import { AdminAuthenticator } from "./admin-authenticator.js";
+import { AdminAuthenticator } from "../admin/admin-authenticator.js";
+import { PageTokens, pageTokenKey } from "../admin/page-token.js";
 import { createAdminService } from "./admin-service.js";
-import { PageTokens, pageTokenKey } from "./page-token.js";
 
 export function createAdminModule(ctx: AppContext, options: { revocations: Revocations }): { service: ServiceImpl<typeof AdminService> } {
   const authenticator = new AdminAuthenticator(ctx.config.adminKeys);

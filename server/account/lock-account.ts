@@ -1,5 +1,5 @@
 /**
- * Locking and unlocking an account, and ending all its sessions.
+ * Locking and unlocking an account (AdminService.LockUser, UnlockUser).
  *
  * Lock: in one transaction, the account's row is held (hold-account.ts), the lock is written, every
  * live session is revoked and the audit entry recorded; then the revocation is announced to every
@@ -12,8 +12,8 @@ import type { Clock } from "../clock.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
 import type { Revocations } from "../session/revocation.js";
-import type { Actor } from "./account-actions.js";
-import { putLock, removeLock } from "./account-locks.js";
+import { putLock, removeLock } from "../storage/account-lock-store.js";
+import type { Actor } from "./actor.js";
 import { holdAccount } from "./hold-account.js";
 
 export interface AccountLockingDeps {
@@ -63,26 +63,4 @@ export async function unlockAccount(deps: Pick<AccountLockingDeps, "db" | "clock
       details: { ...params.actor.details, was_locked: wasLocked },
     });
   });
-}
-
-/** Ends every live session of the account on every instance (a log-out everywhere); returns how many. */
-export async function revokeAccountSessions(deps: AccountLockingDeps, params: { userId: string; actor: Actor }): Promise<number> {
-  const at = deps.clock.now();
-  const revoked = await deps.revocations.revoke({
-    userId: params.userId,
-    reason: "admin_revoked",
-    before: async (trx) => {
-      await holdAccount(trx, params.userId, at);
-    },
-    audit: (trx, revokedIds) =>
-      recordAudit(trx, {
-        at,
-        event: "admin.user_sessions_revoked",
-        userId: params.userId,
-        ip: params.actor.ip,
-        userAgent: params.actor.userAgent,
-        details: { ...params.actor.details, sessions_ended: revokedIds.length },
-      }),
-  });
-  return revoked.length;
 }
