@@ -17,7 +17,7 @@ import { lockAccount, MAX_LOCK_REASON_CHARS, revokeAccountSessions, unlockAccoun
 import { normalizeUsername } from "../auth/username.js";
 import type { Clock } from "../clock.js";
 import { invalidArgument, notFound } from "../errors.js";
-import type { Revocations } from "../session/revocation.js";
+import type { Revocations } from "../session/liveness/index.js";
 import { isUuid } from "../session/session-record.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";

@@ -59,8 +59,7 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
   const accountModule = createAccountModule(ctx, {
     tokens,
     opaque: authModule.opaque,
-    authenticator: sessionModule.authenticator,
-    revocations: sessionModule.revocations,
+    liveness: sessionModule.liveness,
     secondFactorFailures: {
       reserve: async ({ userId }) => {
         seamCalls.push({ seam: "check", userId });
