@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import type { AppContext } from "../../server/app-context.js";
+import { beginRevocation } from "../../server/session/revocation-log.js";
+import { revokeSessions } from "../../server/session/session-store.js";
 import type { KeyValueStore } from "../../server/storage/kv/key-value-store.js";
 import { createPasetoTokenService } from "../../server/tokens/paseto-token-service.js";
 import type { TokenService } from "../../server/tokens/token-service.js";
@@ -134,6 +136,32 @@ describe("the in-process copy of a session", () => {
       await hb.close();
       await ha.close();
       await a.close();
+    }
+  });
+
+  it("is dropped by distrustEverything(): a revocation the KV store lost is read from PostgreSQL before the next answer", async () => {
+    const ctx = await createTestContext();
+    const h = await createSessionHarness(ctx);
+    try {
+      const user = await createActiveUser(ctx);
+      const doomed = await h.login(user, "phone");
+      nextTotpStep(ctx);
+      const kept = await h.login(user, "laptop");
+      for (const s of [doomed, kept, doomed, kept]) await h.client.verifySession({ accessToken: s.accessToken });
+      // Revoked in PostgreSQL only, as if the KV store had lost the tombstone, the epoch and the broadcast (a failover).
+      await ctx.db.transaction().execute(async (trx) => {
+        const seq = await beginRevocation(trx);
+        await revokeSessions(trx, { sessionIds: [doomed.sessionId], reason: "revoked", at: ctx.clock.now(), seq });
+      });
+      // Nothing in memory or in the KV store knows of it yet.
+      await h.client.verifySession({ accessToken: doomed.accessToken });
+
+      h.module.liveness.distrustEverything();
+      await expectRpcError(h.client.verifySession({ accessToken: doomed.accessToken }), Code.Unauthenticated, "TOKEN_REVOKED");
+      await expect(h.client.verifySession({ accessToken: kept.accessToken })).resolves.toMatchObject({ session: { sessionId: kept.sessionId } });
+    } finally {
+      await h.close();
+      await ctx.close();
     }
   });
 });
