@@ -1,7 +1,7 @@
 /** Session liveness (docs/architecture.md, "Session liveness"): the only way in from outside this folder. */
 import type { SessionLiveness } from "./session-liveness.js";
 
-export { createSessionLiveness, SessionLiveness, type SessionLivenessConfig, type SessionLivenessPorts } from "./session-liveness.js";
+export { createSessionLiveness, type SessionLiveness, type SessionLivenessConfig, type SessionLivenessPorts } from "./session-liveness.js";
 export type { RevocationNotice, RevokeParams } from "./revocations.js";
 
 /** What ends sessions on every instance (logout, refresh reuse, the account changes, the operator API). */
