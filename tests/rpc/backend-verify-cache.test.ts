@@ -104,6 +104,14 @@ describe("the verified-token cache behind VerifySession", () => {
   });
 });
 
+/** Revokes a session in PostgreSQL, numbered like any revocation, without telling any tier. */
+async function revokeInPostgresOnly(ctx: TestContext, sessionId: string): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const seq = await beginRevocation(trx);
+    await revokeSessions(trx, { sessionIds: [sessionId], reason: "revoked", at: ctx.clock.now(), seq });
+  });
+}
+
 describe("the in-process copy of a session", () => {
   it("is not trusted after a revocation that only the shared KV store knows of (no broadcast, no local call)", async () => {
     // Two instances on one in-process KV store whose broadcasts to instance B are lost: B learns of
@@ -148,17 +156,32 @@ describe("the in-process copy of a session", () => {
       nextTotpStep(ctx);
       const kept = await h.login(user, "laptop");
       for (const s of [doomed, kept, doomed, kept]) await h.client.verifySession({ accessToken: s.accessToken });
-      // Revoked in PostgreSQL only, as if the KV store had lost the tombstone, the epoch and the broadcast (a failover).
-      await ctx.db.transaction().execute(async (trx) => {
-        const seq = await beginRevocation(trx);
-        await revokeSessions(trx, { sessionIds: [doomed.sessionId], reason: "revoked", at: ctx.clock.now(), seq });
-      });
+      // As if the KV store had lost the tombstone, the epoch and the broadcast (a failover).
+      await revokeInPostgresOnly(ctx, doomed.sessionId);
       // Nothing in memory or in the KV store knows of it yet.
       await h.client.verifySession({ accessToken: doomed.accessToken });
 
       h.module.liveness.distrustEverything();
       await expectRpcError(h.client.verifySession({ accessToken: doomed.accessToken }), Code.Unauthenticated, "TOKEN_REVOKED");
       await expect(h.client.verifySession({ accessToken: kept.accessToken })).resolves.toMatchObject({ session: { sessionId: kept.sessionId } });
+    } finally {
+      await h.close();
+      await ctx.close();
+    }
+  });
+
+  it("is dropped by invalidate(): a session revoked in PostgreSQL only is refused once it returns, and tombstoned", async () => {
+    const ctx = await createTestContext();
+    const h = await createSessionHarness(ctx);
+    try {
+      const { sessionId, accessToken } = await h.login(await createActiveUser(ctx));
+      await h.client.verifySession({ accessToken });
+      await revokeInPostgresOnly(ctx, sessionId);
+      await h.client.verifySession({ accessToken }); // still served from memory
+
+      await h.module.liveness.invalidate([sessionId]);
+      await expectRpcError(h.client.verifySession({ accessToken }), Code.Unauthenticated, "TOKEN_REVOKED");
+      expect(JSON.parse(new TextDecoder().decode((await ctx.kv.get(`session:${sessionId}`))!))).toEqual({ state: "revoked" });
     } finally {
       await h.close();
       await ctx.close();
