@@ -132,8 +132,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     const accountModule = createAccountModule(ctx, {
       tokens,
       opaque: authModule.opaque,
-      authenticator: sessionModule.authenticator,
-      revocations: sessionModule.revocations,
+      liveness: sessionModule.liveness,
       secondFactorFailures: sessionModule.secondFactorLockout,
       revokeDeviceCredentials: async (trx, userId) => {
         await revokeDeviceCredentials(trx, { userId, at: clock.now() });
@@ -153,7 +152,7 @@ export async function startCypherServer(options: StartOptions): Promise<CypherSe
     // The internal port opens once its services exist: backends never see a call refused as "starting".
     let grpcServer: RunningGrpcServer | undefined;
     if (config.grpcPort !== null) {
-      const admin = createAdminModule(ctx, { revocations: sessionModule.revocations });
+      const admin = createAdminModule(ctx, { revocations: sessionModule.liveness });
       grpcServer = await startGrpcServer({ config, logger, session: sessionModule.internalService, admin: admin.service, health, rpcMetrics: metrics?.rpc.internal });
       const started = grpcServer;
       cleanups.push(() => started.close(0));

@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { LoginTokenGate } from "../session/login-token-gate.js";
-import type { Revocations } from "../session/revocation.js";
+import type { Revocations } from "../session/liveness/index.js";
 import type { Db } from "../storage/database.js";
 import type { TokenService } from "../tokens/token-service.js";
 import type { RevokeDeviceCredentials } from "./device-credentials.js";

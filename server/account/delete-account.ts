@@ -21,7 +21,7 @@ import { unauthenticated } from "../errors.js";
 import type { Clock } from "../clock.js";
 import type { ClientContext } from "../client-context.js";
 import { validateAll } from "../auth/validation.js";
-import type { Revocations } from "../session/revocation.js";
+import type { Revocations } from "../session/liveness/index.js";
 import { forgetSessionDeviceNames } from "../session/session-store.js";
 import { eraseUsernameFromAudit, recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";

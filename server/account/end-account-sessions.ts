@@ -5,7 +5,7 @@
 import type { Clock } from "../clock.js";
 import { recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
-import type { Revocations } from "../session/revocation.js";
+import type { Revocations } from "../session/liveness/index.js";
 import type { Actor } from "./actor.js";
 import { holdAccount } from "./hold-account.js";
 

@@ -1,7 +1,7 @@
 /**
  * Wires AccountService from the AppContext and what the auth and session modules already hold:
  * their OPAQUE executor (same keys, same server identity, same worker pool and queue bound), the
- * SessionAuthenticator (Bearer calls), Revocations (announced to every instance) and a login-token
+ * session liveness (Bearer calls, and revocations announced to every instance) and a login-token
  * gate over the same KV keys as CreateSession's.
  *
  * Seams, no-ops until their implementations are wired in here: `secondFactorFailures` (the
@@ -14,8 +14,7 @@ import type { AppContext } from "../app-context.js";
 import type { OpaqueExecutor } from "../auth/opaque/opaque-executor.js";
 import { recoveryCodePepper } from "../auth/recovery-codes.js";
 import { LoginTokenGate } from "../session/login-token-gate.js";
-import type { Revocations } from "../session/revocation.js";
-import type { SessionAuthenticator } from "../session/session-authenticator.js";
+import type { SessionLiveness } from "../session/liveness/index.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { createAccountService } from "./account-service.js";
 import { noDeviceCredentials, type RevokeDeviceCredentials } from "../account/device-credentials.js";
@@ -24,8 +23,8 @@ import { noSecondFactorFailureCap, type SecondFactorFailures } from "../account/
 export interface AccountModuleParts {
   tokens: TokenService;
   opaque: OpaqueExecutor;
-  authenticator: SessionAuthenticator;
-  revocations: Revocations;
+  /** Which live session a Bearer token is; ending sessions on every instance. */
+  liveness: Pick<SessionLiveness, "sessionFor" | "revoke">;
   /** SEAM: the per-account wrong-code cap (default: none). */
   secondFactorFailures?: SecondFactorFailures;
   /** SEAM: revokes the account's device credentials in a transaction (default: nothing to revoke). */
@@ -41,11 +40,11 @@ export function createAccountModule(ctx: AppContext, parts: AccountModuleParts):
     tokens: parts.tokens,
     opaque: parts.opaque,
     gate: new LoginTokenGate({ kv: ctx.kv, clock: ctx.clock, maxFailures: ctx.config.tokens.maxSecondFactorFailures }),
-    revocations: parts.revocations,
+    revocations: parts.liveness,
     totpEncryptionKey: ctx.keys.totpEncryptionKey,
     recoveryPepper: recoveryCodePepper(ctx.keys.totpEncryptionKey),
     secondFactorFailures: parts.secondFactorFailures ?? noSecondFactorFailureCap,
     revokeDeviceCredentials: parts.revokeDeviceCredentials ?? noDeviceCredentials,
   };
-  return { service: createAccountService(deps, parts.authenticator) };
+  return { service: createAccountService(deps, parts.liveness) };
 }

@@ -2,7 +2,7 @@
  * cypher.account.v1.AccountService: the Bearer check, request parsing and the protobuf mapping
  * around the domain steps in this folder. See account-module.ts for the wiring.
  *
- * Every RPC first authenticates the Bearer access token through the same SessionAuthenticator as
+ * Every RPC first authenticates the Bearer access token through the same session liveness as
  * Logout and ListSessions (a live session, on every instance's view of revocations); the caller
  * is that session and its account.
  */
@@ -14,7 +14,7 @@ import { invalidArgument, unauthenticated } from "../errors.js";
 import { bearerToken } from "../session/bearer.js";
 import { clearRefreshCookie, isWebClient } from "../session/refresh-cookie.js";
 import { parseSecondFactor } from "../session/second-factor.js";
-import type { SessionAuthenticator } from "../session/session-authenticator.js";
+import type { SessionLiveness } from "../session/liveness/index.js";
 import { requestMeta } from "../transport/request-meta.js";
 import type { AccountDeps, Caller } from "../account/account-deps.js";
 import { findAccountView } from "../storage/user-store.js";
@@ -24,9 +24,9 @@ import { reauthenticate } from "../account/reauthenticate.js";
 import { regenerateRecoveryCodes } from "../account/regenerate-recovery-codes.js";
 import { replaceTotpFinish, replaceTotpInit } from "../account/replace-totp.js";
 
-export function createAccountService(deps: AccountDeps, authenticator: SessionAuthenticator): ServiceImpl<typeof AccountService> {
+export function createAccountService(deps: AccountDeps, liveness: Pick<SessionLiveness, "sessionFor">): ServiceImpl<typeof AccountService> {
   const callerOf = async (ctx: HandlerContext): Promise<Caller> => {
-    const { session } = await authenticator.authenticate(bearerToken(ctx.requestHeader));
+    const session = await liveness.sessionFor(bearerToken(ctx.requestHeader));
     return { sessionId: session.id, userId: session.userId, username: session.username };
   };
 

@@ -6,7 +6,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AdminService } from "../../gen/cypher/admin/v1/admin_pb.js";
 import type { AppContext } from "../app-context.js";
-import type { Revocations } from "../session/revocation.js";
+import type { Revocations } from "../session/liveness/index.js";
 import { AdminAuthenticator } from "../admin/admin-authenticator.js";
 import { PageTokens, pageTokenKey } from "../admin/page-token.js";
 import { createAdminService } from "./admin-service.js";

@@ -21,7 +21,7 @@ import { pageSize, type PageTokens } from "../admin/page-token.js";
 import { normalizeUsername } from "../auth/username.js";
 import type { Clock } from "../clock.js";
 import { invalidArgument, notFound } from "../errors.js";
-import type { Revocations } from "../session/revocation.js";
+import type { Revocations } from "../session/liveness/index.js";
 import { isUuid } from "../session/session-record.js";
 import { listAuditEvents, recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";

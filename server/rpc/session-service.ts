@@ -31,10 +31,9 @@ import { revokeDeviceCredentials } from "../session/device-credential-store.js";
 import { normalizeDeviceName } from "../session/device-name.js";
 import { clearRefreshCookie, isWebClient, refreshTokenFromCookie, setRefreshCookie } from "../session/refresh-cookie.js";
 import { refreshSession, type RefreshDeps } from "../session/refresh-rotation.js";
-import type { Revocations } from "../session/revocation.js";
 import { formatCursor, parseCursor, type RevocationFeed } from "../session/revocation-feed.js";
 import { parseSecondFactor } from "../session/second-factor.js";
-import type { Authenticated, SessionAuthenticator } from "../session/session-authenticator.js";
+import type { SessionLiveness } from "../session/liveness/index.js";
 import { sessionMessage, tokenPairMessage } from "./session-messages.js";
 import { isUuid, type SessionRecord } from "../session/session-record.js";
 import { listLiveSessions } from "../session/session-store.js";
@@ -45,8 +44,7 @@ export interface SessionServiceDeps {
   db: Db;
   clock: Clock;
   tokens: TokenService;
-  authenticator: SessionAuthenticator;
-  revocations: Revocations;
+  liveness: SessionLiveness;
   feed: RevocationFeed;
   create: CreateSessionDeps;
   refresh: RefreshDeps;
@@ -62,7 +60,7 @@ export type RevocationScope = { kind: "all" } | { kind: "account"; quota: WatchS
 
 export function createSessionService(deps: SessionServiceDeps, scope: RevocationScope): ServiceImpl<typeof SessionService> {
   const verifiedResponses = new WeakMap<SessionRecord, VerifySessionResponse>();
-  const authenticateBearer = (ctx: HandlerContext): Promise<Authenticated> => deps.authenticator.authenticate(bearerToken(ctx.requestHeader));
+  const authenticateBearer = (ctx: HandlerContext): Promise<SessionRecord> => deps.liveness.sessionFor(bearerToken(ctx.requestHeader));
 
   /** The pair as the client gets it: in browser mode the refresh token travels as a cookie. */
   const deliverPair = (ctx: HandlerContext, tokens: TokenPairTokens) => {
@@ -90,7 +88,7 @@ export function createSessionService(deps: SessionServiceDeps, scope: Revocation
 
     async verifySession(req) {
       if (req.accessToken === "") throw invalidArgument({ field: "access_token", description: "is required" });
-      const { session } = await deps.authenticator.authenticate(req.accessToken);
+      const session = await deps.liveness.sessionFor(req.accessToken);
       // The hot path: a session served from memory is the same object call after call, and so is its
       // answer. Frozen, so a transport may reuse its encoding too (server/grpc/service-definition.ts).
       let response = verifiedResponses.get(session);
@@ -109,11 +107,11 @@ export function createSessionService(deps: SessionServiceDeps, scope: Revocation
     },
 
     async logout(req, ctx) {
-      const { session } = await authenticateBearer(ctx);
+      const session = await authenticateBearer(ctx);
       const meta = requestMeta(ctx);
       const at = deps.clock.now();
       let devicesRevoked = 0;
-      await deps.revocations.revoke({
+      await deps.liveness.revoke({
         sessionIds: req.allSessions ? undefined : [session.id],
         userId: session.userId,
         reason: req.allSessions ? "logout_all" : "logout",
@@ -144,18 +142,18 @@ export function createSessionService(deps: SessionServiceDeps, scope: Revocation
     },
 
     async listSessions(_req, ctx) {
-      const { session: current } = await authenticateBearer(ctx);
+      const current = await authenticateBearer(ctx);
       const sessions = await listLiveSessions(deps.db, current.userId, deps.clock.now());
       return { sessions: sessions.map((s) => sessionMessage(s, s.id === current.id)) };
     },
 
     async revokeSession(req, ctx) {
-      const { session: caller } = await authenticateBearer(ctx);
+      const caller = await authenticateBearer(ctx);
       const target = req.sessionId.trim().toLowerCase();
       if (!isUuid(target)) throw invalidArgument({ field: "session_id", description: "must be a session id (UUID)" });
       const meta = requestMeta(ctx);
       // Confined to the caller's account: another account's session id is as unknown as a made-up one.
-      const revoked = await deps.revocations.revoke({
+      const revoked = await deps.liveness.revoke({
         sessionIds: [target],
         userId: caller.userId,
         reason: "revoked",
@@ -186,7 +184,7 @@ export function createSessionService(deps: SessionServiceDeps, scope: Revocation
       let ownSessionId: string | undefined;
       let release = () => {};
       if (scope.kind === "account") {
-        const { session } = await authenticateBearer(ctx);
+        const session = await authenticateBearer(ctx);
         userId = session.userId;
         ownSessionId = session.id;
         release = scope.quota.acquire(session.userId, clientNetwork(requestMeta(ctx).ip));

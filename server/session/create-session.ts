@@ -28,7 +28,7 @@ import { insertDeviceCredential, newDeviceToken } from "./device-credential-stor
 import type { LoginTokenGate } from "./login-token-gate.js";
 import { spendSecondFactor, type SecondFactor } from "./second-factor.js";
 import type { SecondFactorAttempt, SecondFactorLockout } from "./second-factor-lockout.js";
-import type { SessionCache } from "./session-cache.js";
+import type { SessionCache } from "./liveness/index.js";
 import { isUuid, type SessionRecord } from "./session-record.js";
 import { insertSession } from "./session-store.js";
 import { tokenHash, wholeSeconds, type SessionTokens, type TokenPairTokens } from "./session-tokens.js";

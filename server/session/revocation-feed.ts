@@ -9,8 +9,8 @@
  *
  *   1. attaches to the feed (from now on it hears every revocation numbered above the feed's tail);
  *   2. catches up from PostgreSQL: everything numbered above its cursor and recent enough to matter
- *      (revoked within the access-token lifetime plus a margin: older revocations can only refuse
- *      tokens that have expired anyway);
+ *      (within the liveness module's revocation window: older revocations can only refuse tokens
+ *      that have expired anyway);
  *   3. says it has caught up, then forwards what the feed delivers, skipping anything numbered at
  *      or below what it already sent: no gap (the feed covers everything after its tail, the
  *      catch-up everything committed before it ran, which includes the tail) and no duplicate.
@@ -18,18 +18,15 @@
  * The cursor is the number of the last revocation sent ("rv1.<n>"): resuming from it sends exactly
  * what came after.
  */
-import type { Clock } from "../clock.js";
 import { invalidArgument, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Db } from "../storage/database.js";
-import type { Revocations } from "./revocation.js";
-import { latestRevocationSeq, revocationsAfter, type RevocationEvent } from "./revocation-log.js";
+import type { SessionLiveness } from "./liveness/index.js";
+import { latestRevocationSeq, type RevocationEvent } from "./revocation-log.js";
 
 export const DEFAULT_REVOCATION_POLL_INTERVAL_MS = 5_000;
 /** A stream whose client reads this far behind the feed is ended (UNAVAILABLE: resume from the cursor). */
 const MAX_QUEUED_EVENTS = 10_000;
-/** Revocations older than the access-token lifetime plus this are of no use to anyone. */
-const WINDOW_MARGIN_MS = 60_000;
 
 const CURSOR_PREFIX = "rv1.";
 
@@ -53,9 +50,8 @@ type FeedListener = (events: RevocationEvent[]) => void;
 
 export class RevocationFeed {
   readonly #db: Db;
-  readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #windowMs: number;
+  readonly #liveness: Pick<SessionLiveness, "recentRevocations">;
   readonly #pollIntervalMs: number;
   readonly #listeners = new Set<FeedListener>();
   /** Every revocation numbered up to here has been handed to the listeners of its time. */
@@ -68,13 +64,12 @@ export class RevocationFeed {
   /** Aborted by endStreams()/close(): every stream ends. */
   #streamsEnd = new AbortController();
 
-  constructor(options: { db: Db; clock: Clock; logger: Logger; revocations: Revocations; accessTtlSeconds: number; pollIntervalMs?: number }) {
+  constructor(options: { db: Db; logger: Logger; liveness: Pick<SessionLiveness, "listen" | "recentRevocations">; pollIntervalMs?: number }) {
     this.#db = options.db;
-    this.#clock = options.clock;
     this.#logger = options.logger;
-    this.#windowMs = options.accessTtlSeconds * 1000 + WINDOW_MARGIN_MS;
+    this.#liveness = options.liveness;
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_REVOCATION_POLL_INTERVAL_MS;
-    this.#stopListening = options.revocations.listen((notice) => {
+    this.#stopListening = options.liveness.listen((notice) => {
       if (notice.kind !== "lost") this.#wake();
     });
   }
@@ -117,11 +112,8 @@ export class RevocationFeed {
         this.#logger.warn("WatchRevocations cursor is ahead of the revocation log; replaying the recent window");
         sent = 0n;
       }
-      const since = new Date(this.#clock.now().getTime() - this.#windowMs);
-      for (let more = true; more; ) {
-        const page = await revocationsAfter(this.#db, { afterSeq: sent, revokedSince: since, userId });
-        more = page.more;
-        for (const event of page.events) {
+      for await (const events of this.#liveness.recentRevocations(sent, { userId })) {
+        for (const event of events) {
           if (signal.aborted || ended.aborted) return;
           yield { kind: "revoked", event };
           sent = event.seq;
@@ -211,16 +203,16 @@ export class RevocationFeed {
 
   async #readTail(): Promise<void> {
     try {
-      for (let more = true; more && this.#tail !== undefined && this.#listeners.size > 0; ) {
-        const since = new Date(this.#clock.now().getTime() - this.#windowMs);
-        const page = await revocationsAfter(this.#db, { afterSeq: this.#tail, revokedSince: since });
-        more = page.more;
+      if (this.#tail === undefined) return;
+      for await (const page of this.#liveness.recentRevocations(this.#tail)) {
         // The tail may have been reset and set again while the query ran: only ever move forward.
-        const tail = this.#tail;
-        const events = tail === undefined ? [] : page.events.filter((e) => e.seq > tail);
-        if (events.length === 0) continue;
-        this.#tail = events.at(-1)!.seq;
-        for (const listener of [...this.#listeners]) listener(events);
+        const tail: bigint | undefined = this.#tail;
+        const events: RevocationEvent[] = tail === undefined ? [] : page.filter((e) => e.seq > tail);
+        if (events.length > 0) {
+          this.#tail = events.at(-1)!.seq;
+          for (const listener of [...this.#listeners]) listener(events);
+        }
+        if (this.#tail === undefined || this.#listeners.size === 0) break;
       }
     } catch (error) {
       // PostgreSQL is unreachable: the next wake-up (at the latest the next poll) tries again.

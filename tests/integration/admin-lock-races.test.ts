@@ -95,7 +95,7 @@ if (!TEST_DATABASE_URL) {
           .execute();
       });
       await creating.atHold;
-      const locking = lockAccount({ db: ctx.db, clock: ctx.clock, revocations: h.module.revocations }, { userId: user.id, reason: "", lockedBy: "0badc0de", actor });
+      const locking = lockAccount({ db: ctx.db, clock: ctx.clock, revocations: h.module.liveness }, { userId: user.id, reason: "", lockedBy: "0badc0de", actor });
       expect(await stillPending(locking, 300)).toBe(true);
       creating.release();
       await creating.done;

@@ -77,7 +77,7 @@ describe("the internal gRPC port", () => {
       config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" },
       logger: createLogger("info", (line) => logs.push(line)),
       session: h.module.internalService,
-      admin: createAdminModule(ctx, { revocations: h.module.revocations }).service,
+      admin: createAdminModule(ctx, { revocations: h.module.liveness }).service,
       health,
       summaryIntervalMs: 300,
     });
@@ -216,7 +216,7 @@ describe("the internal gRPC port", () => {
       config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" },
       logger: createLogger("debug", (line) => debugLogs.push(line)),
       session: h.module.internalService,
-      admin: createAdminModule(ctx, { revocations: h.module.revocations }).service,
+      admin: createAdminModule(ctx, { revocations: h.module.liveness }).service,
       health,
     });
     try {
@@ -268,7 +268,7 @@ describe("graceful shutdown of the internal port", () => {
         return h.module.internalService.getPublicKeys(req, context);
       },
     };
-    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session, admin: createAdminModule(ctx, { revocations: h.module.revocations }).service, health });
+    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session, admin: createAdminModule(ctx, { revocations: h.module.liveness }).service, health });
     try {
       const c = createClient(SessionService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
       const healthClient = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
@@ -320,7 +320,7 @@ describe("the internal port with TLS_CERT_FILE / TLS_KEY_FILE", () => {
     const health = new HealthState();
     health.setServing(true);
     const h = await createSessionHarness(ctx);
-    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session: h.module.internalService, admin: createAdminModule(ctx, { revocations: h.module.revocations }).service, health });
+    const server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: createLogger("error", () => {}), session: h.module.internalService, admin: createAdminModule(ctx, { revocations: h.module.liveness }).service, health });
     const client = new RawSessionClient(`localhost:${server.port}`, grpc.credentials.createSsl(readFileSync(certFile)));
     try {
       const { keys } = await rawUnary<{ keys: unknown[] }>(client, "getPublicKeys", {});

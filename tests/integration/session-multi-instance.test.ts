@@ -11,7 +11,7 @@ import { ManualClock } from "../../server/clock.js";
 import { generateKeyMaterial } from "../../server/keys/load-key-material.js";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
-import { REVOCATION_CHANNEL } from "../../server/session/revocation.js";
+import { REVOCATION_CHANNEL } from "../../server/session/liveness/revocations.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
 import { bearer, createActiveUser, createSessionHarness, expectRpcError, type SessionHarness } from "../support/session-fixture.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";

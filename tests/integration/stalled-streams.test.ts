@@ -148,7 +148,7 @@ describe("stalled request bodies on the internal grpc-js port", () => {
     h = await createSessionHarness(ctx);
     const health = new HealthState();
     health.setServing(true);
-    server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: silentLogger, session: h.module.internalService, admin: createAdminModule(ctx, { revocations: h.module.revocations }).service, health });
+    server = await startGrpcServer({ config: { ...ctx.config, grpcPort: 0, grpcHost: "127.0.0.1" }, logger: silentLogger, session: h.module.internalService, admin: createAdminModule(ctx, { revocations: h.module.liveness }).service, health });
     session = await connect(server.port);
   });
   afterAll(async () => {

@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import type { AppContext } from "../../server/app-context.js";
+import { beginRevocation } from "../../server/session/revocation-log.js";
+import { revokeSessions } from "../../server/session/session-store.js";
 import type { KeyValueStore } from "../../server/storage/kv/key-value-store.js";
 import { createPasetoTokenService } from "../../server/tokens/paseto-token-service.js";
 import type { TokenService } from "../../server/tokens/token-service.js";
@@ -102,6 +104,14 @@ describe("the verified-token cache behind VerifySession", () => {
   });
 });
 
+/** Revokes a session in PostgreSQL, numbered like any revocation, without telling any tier. */
+async function revokeInPostgresOnly(ctx: TestContext, sessionId: string): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const seq = await beginRevocation(trx);
+    await revokeSessions(trx, { sessionIds: [sessionId], reason: "revoked", at: ctx.clock.now(), seq });
+  });
+}
+
 describe("the in-process copy of a session", () => {
   it("is not trusted after a revocation that only the shared KV store knows of (no broadcast, no local call)", async () => {
     // Two instances on one in-process KV store whose broadcasts to instance B are lost: B learns of
@@ -134,6 +144,47 @@ describe("the in-process copy of a session", () => {
       await hb.close();
       await ha.close();
       await a.close();
+    }
+  });
+
+  it("is dropped by distrustEverything(): a revocation the KV store lost is read from PostgreSQL before the next answer", async () => {
+    const ctx = await createTestContext();
+    const h = await createSessionHarness(ctx);
+    try {
+      const user = await createActiveUser(ctx);
+      const doomed = await h.login(user, "phone");
+      nextTotpStep(ctx);
+      const kept = await h.login(user, "laptop");
+      for (const s of [doomed, kept, doomed, kept]) await h.client.verifySession({ accessToken: s.accessToken });
+      // As if the KV store had lost the tombstone, the epoch and the broadcast (a failover).
+      await revokeInPostgresOnly(ctx, doomed.sessionId);
+      // Nothing in memory or in the KV store knows of it yet.
+      await h.client.verifySession({ accessToken: doomed.accessToken });
+
+      h.module.liveness.distrustEverything();
+      await expectRpcError(h.client.verifySession({ accessToken: doomed.accessToken }), Code.Unauthenticated, "TOKEN_REVOKED");
+      await expect(h.client.verifySession({ accessToken: kept.accessToken })).resolves.toMatchObject({ session: { sessionId: kept.sessionId } });
+    } finally {
+      await h.close();
+      await ctx.close();
+    }
+  });
+
+  it("is dropped by invalidate(): a session revoked in PostgreSQL only is refused once it returns, and tombstoned", async () => {
+    const ctx = await createTestContext();
+    const h = await createSessionHarness(ctx);
+    try {
+      const { sessionId, accessToken } = await h.login(await createActiveUser(ctx));
+      await h.client.verifySession({ accessToken });
+      await revokeInPostgresOnly(ctx, sessionId);
+      await h.client.verifySession({ accessToken }); // still served from memory
+
+      await h.module.liveness.invalidate([sessionId]);
+      await expectRpcError(h.client.verifySession({ accessToken }), Code.Unauthenticated, "TOKEN_REVOKED");
+      expect(JSON.parse(new TextDecoder().decode((await ctx.kv.get(`session:${sessionId}`))!))).toEqual({ state: "revoked" });
+    } finally {
+      await h.close();
+      await ctx.close();
     }
   });
 });

@@ -8,7 +8,7 @@ import { Code } from "@connectrpc/connect";
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import type { AppContext } from "../../server/app-context.js";
 import { generateKeyMaterial } from "../../server/keys/load-key-material.js";
-import { cacheKey } from "../../server/session/session-cache.js";
+import { cacheKey } from "../../server/session/liveness/session-cache.js";
 import { createPasetoTokenService } from "../../server/tokens/paseto-token-service.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
 import { bearer, createActiveUser, createSessionHarness, expectRpcError, type SessionHarness } from "../support/session-fixture.js";

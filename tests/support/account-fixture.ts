@@ -66,8 +66,7 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
   const accountModule = createAccountModule(ctx, {
     tokens,
     opaque: authModule.opaque,
-    authenticator: sessionModule.authenticator,
-    revocations: sessionModule.revocations,
+    liveness: sessionModule.liveness,
     secondFactorFailures: {
       reserve: async ({ userId }) => {
         seamCalls.push({ seam: "check", userId });
@@ -86,7 +85,7 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
       if (failingDeviceRevocation.has(userId)) throw new Error("device credentials unavailable (test)");
     },
   });
-  const adminModule = createAdminModule(ctx, { revocations: sessionModule.revocations });
+  const adminModule = createAdminModule(ctx, { revocations: sessionModule.liveness });
   const transport = createRouterTransport(
     (router) =>
       router

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../server/clock.js";
-import { VerifiedTokenCache } from "../../server/session/verified-token-cache.js";
+import { VerifiedTokenCache } from "../../server/session/liveness/verified-token-cache.js";
 
 const inMinutes = (clock: ManualClock, minutes: number) => new Date(clock.now().getTime() + minutes * 60_000);
 

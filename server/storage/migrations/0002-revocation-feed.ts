@@ -1,7 +1,7 @@
 /**
  * The revocation feed behind SessionService.WatchRevocations: every revoking transaction stamps
  * the sessions it ends with one number from `session_revocation_seq`, taken while it holds a
- * transaction-scoped advisory lock (see session/revocation.ts), so the numbers commit in increasing
+ * transaction-scoped advisory lock (see session/revocation-log.ts), so the numbers commit in increasing
  * order and "everything after n" is a gap-free resume point.
  *
  *  - sessions.revocation_seq: the stamp (null for live sessions and for rows revoked before this

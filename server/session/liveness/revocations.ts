@@ -1,28 +1,26 @@
 /**
- * Ending sessions so that every instance refuses their tokens at once.
+ * Ending sessions so that every instance refuses their tokens at once, and this instance's
+ * deny-list (tier 2, docs/architecture.md "Session liveness").
  *
- * Order: PostgreSQL first (the truth; each revoking transaction is numbered in commit order, see
- * revocation-log.ts), then KV tombstones (see session-cache.ts), then the revocation epoch (see
- * local-session-cache.ts), then a message on the `session-revocations` channel. Every instance subscribes and keeps the ids in a local deny-list
- * for as long as an access token can live, consulted before the KV cache: so a revocation reaches
- * an instance both through the shared KV and through the broadcast. Message:
- * `{"sessionIds":["<uuid>", ...],"seq":"<n>"}` (`seq` absent when re-announcing old revocations).
+ * Order: PostgreSQL first (each revoking transaction is numbered in commit order, see
+ * revocation-log.ts), then KV tombstones, then the revocation epoch, then a message on the
+ * `session-revocations` channel: `{"sessionIds":["<uuid>", ...],"seq":"<n>"}` (`seq` absent when
+ * re-announcing old revocations).
  *
- * Listeners (the verified-token cache, the WatchRevocations feed) hear every revocation this
- * instance learns of, its own included, and when delivery from other instances was interrupted
- * ("lost") and is back ("restored"): messages published in between are gone for good, so whatever
- * was derived from them must be rebuilt from PostgreSQL or the KV store.
+ * Listeners hear every revocation this instance learns of, its own included, and when delivery from
+ * other instances was interrupted ("lost") and is back ("restored"): messages published in between
+ * are gone for good, so whatever was derived from them must be rebuilt from PostgreSQL or the KV store.
  */
-import type { Clock } from "../clock.js";
-import type { Logger } from "../logger.js";
-import type { DomainMetrics } from "../metrics/domain-metrics.js";
-import type { Db } from "../storage/database.js";
-import type { KeyValueStore } from "../storage/kv/key-value-store.js";
+import type { Clock } from "../../clock.js";
+import type { Logger } from "../../logger.js";
+import type { DomainMetrics } from "../../metrics/domain-metrics.js";
+import type { Db } from "../../storage/database.js";
+import type { KeyValueStore } from "../../storage/kv/key-value-store.js";
+import { beginRevocation } from "../revocation-log.js";
+import { isUuid } from "../session-record.js";
+import { revokeSessions, type RevocationReason } from "../session-store.js";
 import { bumpRevocationEpoch } from "./local-session-cache.js";
-import { beginRevocation } from "./revocation-log.js";
 import type { SessionCache } from "./session-cache.js";
-import { isUuid } from "./session-record.js";
-import { revokeSessions, type RevocationReason } from "./session-store.js";
 
 export const REVOCATION_CHANNEL = "session-revocations";
 
@@ -39,6 +37,27 @@ export type RevocationNotice =
   | { kind: "lost" }
   | { kind: "restored" };
 
+/**
+ * Which sessions to revoke: by ids, by account, or both (ids confined to the account).
+ * `alsoAnnounce` names sessions to tombstone even if PostgreSQL had them revoked already
+ * (repairing a cache left live by an earlier failure); `exceptSessionIds` are left live. `before`
+ * runs first in the transaction, ahead of the revocation lock (e.g. to lock the account's row, so
+ * that no session can be created for it concurrently; throwing rolls everything back).
+ * `alsoInTransaction` runs in the same transaction after the revocation (e.g. revoking the
+ * account's device credentials); `audit` runs in it too, with the ids actually revoked (the account
+ * changes run their writes there).
+ */
+export interface RevokeParams {
+  sessionIds?: string[];
+  userId?: string;
+  exceptSessionIds?: string[];
+  reason: RevocationReason;
+  alsoAnnounce?: string[];
+  before?: (trx: Db) => Promise<void>;
+  alsoInTransaction?: (trx: Db) => Promise<void>;
+  audit?: (trx: Db, revokedIds: string[]) => Promise<void>;
+}
+
 export class Revocations {
   readonly #db: Db;
   readonly #kv: KeyValueStore;
@@ -46,8 +65,8 @@ export class Revocations {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #metrics: DomainMetrics | undefined;
-  /** How long a revocation matters: after this, every access token of the session has expired. */
-  readonly rememberMs: number;
+  /** How long a revocation is denied locally: after this, every access token of the session has expired. */
+  readonly #denyMs: number;
   /** Session id -> until when (ms, by the clock) to refuse it locally. */
   readonly #denied = new Map<string, number>();
   readonly #listeners = new Set<(notice: RevocationNotice) => void>();
@@ -58,15 +77,14 @@ export class Revocations {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs = RETRY_FIRST_MS;
 
-  constructor(options: { db: Db; kv: KeyValueStore; cache: SessionCache; clock: Clock; logger: Logger; accessTtlSeconds: number; metrics?: DomainMetrics }) {
+  constructor(options: { db: Db; kv: KeyValueStore; cache: SessionCache; clock: Clock; logger: Logger; denyMs: number; metrics?: DomainMetrics }) {
     this.#metrics = options.metrics;
     this.#db = options.db;
     this.#kv = options.kv;
     this.#cache = options.cache;
     this.#clock = options.clock;
     this.#logger = options.logger;
-    // After this, every access token of a revoked session has expired on its own.
-    this.rememberMs = options.accessTtlSeconds * 1000 + 60_000;
+    this.#denyMs = options.denyMs;
   }
 
   /** Starts following revocations from every instance. Resolves once subscribed. */
@@ -116,27 +134,8 @@ export class Revocations {
     this.#tell({ kind: "revoked", sessionIds });
   }
 
-  /**
-   * Revokes live sessions in PostgreSQL (by ids, by account, or both: ids confined to the account)
-   * and announces them. `audit` runs in the same transaction with the ids actually revoked.
-   * `alsoAnnounce` names sessions to tombstone even if PostgreSQL had them revoked already
-   * (repairing a cache left live by an earlier failure); `exceptSessionIds` are left live. `before`
-   * runs first in the transaction, ahead of the revocation lock (e.g. to lock the account's row, so
-   * that no session can be created for it concurrently; throwing rolls everything back).
-   * `alsoInTransaction` runs in the same transaction after the revocation (e.g. revoking the
-   * account's device credentials); the account changes (account/) run their writes in `audit` too.
-   * Everything is announced only once it committed. Returns the ids revoked now.
-   */
-  async revoke(params: {
-    sessionIds?: string[];
-    userId?: string;
-    exceptSessionIds?: string[];
-    reason: RevocationReason;
-    alsoAnnounce?: string[];
-    before?: (trx: Db) => Promise<void>;
-    alsoInTransaction?: (trx: Db) => Promise<void>;
-    audit?: (trx: Db, revokedIds: string[]) => Promise<void>;
-  }): Promise<string[]> {
+  /** Revokes live sessions in PostgreSQL and, once that committed, announces them. Returns the ids revoked now. */
+  async revoke(params: RevokeParams): Promise<string[]> {
     const at = this.#clock.now();
     const { ids: revoked, seq } = await this.#db.transaction().execute(async (trx) => {
       await params.before?.(trx);
@@ -219,7 +218,7 @@ export class Revocations {
     if (this.#denied.size > SWEEP_THRESHOLD) {
       for (const [id, until] of this.#denied) if (until <= now) this.#denied.delete(id);
     }
-    for (const id of sessionIds) this.#denied.set(id, now + this.rememberMs);
+    for (const id of sessionIds) this.#denied.set(id, now + this.#denyMs);
   }
 
   #tell(notice: RevocationNotice): void {

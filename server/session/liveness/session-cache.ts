@@ -8,7 +8,7 @@
  * committed would, by writing its (now stale) live copy afterwards, bring a revoked session back to
  * life in the cache. Two rules prevent it:
  *  1. Revocation commits in PostgreSQL first, then overwrites the key with a TOMBSTONE that lives at
- *     least as long as any access token of the session (access TTL + margin), not a plain delete.
+ *     least as long as any access token of the session (the revocation window), not a plain delete.
  *  2. A read-through refill writes only if the key is absent (SET NX). It therefore either lands
  *     before the tombstone (which then overwrites it) or finds the tombstone and is dropped.
  * Writers that must REPLACE a live entry (RefreshSession updating last_refreshed_at) cannot use NX;
@@ -20,17 +20,14 @@
  * In front of this KV copy sits an in-process one (local-session-cache.ts); changes made here drop
  * its copies of the sessions concerned.
  */
-import type { Clock } from "../clock.js";
-import type { Db } from "../storage/database.js";
-import type { KeyValueStore } from "../storage/kv/key-value-store.js";
+import type { Clock } from "../../clock.js";
+import type { Db } from "../../storage/database.js";
+import type { KeyValueStore } from "../../storage/kv/key-value-store.js";
+import type { SessionRecord } from "../session-record.js";
+import { findSession } from "../session-store.js";
 import type { LocalSessionCache } from "./local-session-cache.js";
-import type { SessionRecord } from "./session-record.js";
-import { findSession } from "./session-store.js";
 
 export type CachedSession = { kind: "live"; session: SessionRecord } | { kind: "revoked" } | { kind: "miss" };
-
-/** Beyond the access-token lifetime, so a tombstone outlives every token it must refuse. */
-const TOMBSTONE_MARGIN_MS = 60_000;
 
 interface LiveEntry {
   state: "live";
@@ -57,14 +54,17 @@ export class SessionCache {
 
   readonly #local: LocalSessionCache | undefined;
 
-  constructor(options: { kv: KeyValueStore; db: Db; clock: Clock; accessTtlSeconds: number; local?: LocalSessionCache }) {
+  /**
+   * `liveTtlMs`: a live entry is worth keeping about as long as the access token that loaded it.
+   * `tombstoneTtlMs`: beyond the access-token lifetime, so a tombstone outlives every token it must refuse.
+   */
+  constructor(options: { kv: KeyValueStore; db: Db; clock: Clock; liveTtlMs: number; tombstoneTtlMs: number; local?: LocalSessionCache }) {
     this.#kv = options.kv;
     this.#local = options.local;
     this.#db = options.db;
     this.#clock = options.clock;
-    // A live entry is worth keeping about as long as the access token that loaded it.
-    this.#liveTtlMs = options.accessTtlSeconds * 1000;
-    this.#tombstoneTtlMs = options.accessTtlSeconds * 1000 + TOMBSTONE_MARGIN_MS;
+    this.#liveTtlMs = options.liveTtlMs;
+    this.#tombstoneTtlMs = options.tombstoneTtlMs;
   }
 
   async get(sessionId: string): Promise<CachedSession> {

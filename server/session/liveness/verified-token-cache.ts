@@ -10,12 +10,12 @@
  *    up several times faster than the Map-based cache it replaced, see docs/architecture.md).
  *  - What it remembers is only "this string carries a valid signature and these claims", which a
  *    revocation does not change: whether the session is still live is checked after it, on every
- *    call (session-authenticator.ts). `forgetSessions` still drops a revoked session's entries on
+ *    call (session-liveness.ts). `forgetSessions` still drops a revoked session's entries on
  *    every instance (it runs on each revocation message), since they will only ever be refused.
  */
 import { hash } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../clock.js";
 
 export const DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES = 50_000;
 

@@ -11,9 +11,9 @@
  * kept only if no epoch change was seen while that read was in flight (`generation`).
  */
 import { randomUUID } from "node:crypto";
-import type { Clock } from "../clock.js";
-import type { KeyValueStore } from "../storage/kv/key-value-store.js";
-import type { SessionRecord } from "./session-record.js";
+import type { Clock } from "../../clock.js";
+import type { KeyValueStore } from "../../storage/kv/key-value-store.js";
+import type { SessionRecord } from "../session-record.js";
 
 export const REVOCATION_EPOCH_KEY = "session-revocation-epoch";
 /** The epoch key must carry a TTL; a day without any revocation only costs one cache flush. */
