@@ -15,7 +15,7 @@ import { h } from "../ui/dom.js";
 export function deleteAccountScreen(ui: Ui, route: Extract<Route, { name: "delete-account" }>): Screen {
   const { proof } = route;
   const message = notice();
-  const typed = field({ label: "Type your username to confirm", name: "confirm-username", autocomplete: "off", hint: proof.username });
+  const typed = field({ label: "Type your username to confirm", name: "confirm-username", autocomplete: "off", hint: `Your username is ${proof.username}.` });
   const submit = button("Delete my account", { type: "submit", variant: "danger", block: true });
   submit.disabled = true;
   typed.input.addEventListener("input", () => {

@@ -109,7 +109,10 @@ export function stepUpScreen(ui: Ui, route: Extract<Route, { name: "step-up" }>)
   const element = h(
     "section",
     { class: "card" },
-    screenHeader(lostAuthenticator ? "Set up a new authenticator" : "Confirm it's you", `Enter the password and a code for ${username}. ${NEXT[action]}`),
+    screenHeader(
+      lostAuthenticator ? "Set up a new authenticator" : "Confirm it's you",
+      lostAuthenticator ? `Enter the password for ${username} and another recovery code.` : `Enter the password and a code for ${username}. ${NEXT[action]}`,
+    ),
     message.element,
     h(
       "form",
@@ -131,7 +134,8 @@ export function stepUpScreen(ui: Ui, route: Extract<Route, { name: "step-up" }>)
     h(
       "div",
       { class: "switch switch-split" },
-      switchMode,
+      // The authenticator is lost: offering it would only confuse.
+      lostAuthenticator ? null : switchMode,
       button(lostAuthenticator ? "Not now" : "Cancel", { variant: "link", onClick: () => ui.go({ name: lostAuthenticator ? "sessions" : "security" }) }),
     ),
   );
