@@ -16,6 +16,7 @@ import { startAppServer, type AppServer } from "./support/cypher-app-server.js";
 
 const PASSWORD = "correct horse battery staple";
 const NEW_PASSWORD = "purple monkey dishwasher tonight";
+const WRONG_CODES_ALLOWED = 3;
 
 const describeInChromium = chromiumAvailable ? describe : describe.skip;
 
@@ -80,7 +81,9 @@ describeInChromium(chromiumAvailable ? "the Security page in Chromium" : CHROMIU
   }
 
   beforeAll(async () => {
-    [app, browser] = await Promise.all([startAppServer(), launchChromium()]);
+    // A low cap on wrong second factors, so the rate-limit test reaches it in a few tries (a right
+    // code starts the count afresh, so the other tests' single wrong codes never reach it).
+    [app, browser] = await Promise.all([startAppServer({ SECOND_FACTOR_MAX_FAILURES_PER_ACCOUNT: String(WRONG_CODES_ALLOWED) }), launchChromium()]);
   });
 
   afterAll(async () => {
@@ -263,5 +266,26 @@ describeInChromium(chromiumAvailable ? "the Security page in Chromium" : CHROMIU
 
     await logOut(page);
     await expectCodeRefusedAtLogin(page, username, PASSWORD, { totp: await totpCode(secret, 1) });
+  });
+
+  it("says how long to wait after too many wrong codes at the step-up, and holds the button until then", { timeout: 120_000 }, async () => {
+    const { username, secret, recoveryCodes } = await newAccount("limited");
+    const page = await openApp();
+    await logIn(page, username, PASSWORD, { recoveryCode: recoveryCodes[0]! });
+    await openSecurity(page);
+    await page.getByRole("button", { name: "Make new recovery codes" }).click();
+    const wrong = await wrongTotpCode(secret);
+    const isReauthenticate = (res: { url(): string }) => res.url().endsWith("/cypher.account.v1.AccountService/Reauthenticate");
+    for (let attempt = 1; attempt <= WRONG_CODES_ALLOWED; attempt++) {
+      await Promise.all([page.waitForResponse(isReauthenticate), confirmIdentity(page, PASSWORD, { totpCode: wrong })]);
+      await alertText(page, "That code is not right. Try again, or use a recovery code.");
+    }
+    // Even the right code waits now: the account's cap is counted before any code is tested.
+    await confirmIdentity(page, PASSWORD, { totpSecret: secret, steps: 1 });
+    await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/^Too many attempts\. Try again in \d+ (s|min)\.$/);
+    const submit = page.locator("form button[type=submit]");
+    expect(await submit.isDisabled()).toBe(true);
+    expect(await submit.textContent()).toMatch(/^Try again in \d+ s$/);
+    expect(await page.locator('#app[data-screen="step-up"]').count()).toBe(1);
   });
 });
