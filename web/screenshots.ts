@@ -1,7 +1,7 @@
 /**
  * Screenshots of every screen of the web app, for docs/screenshots/. Starts a throwaway Cypher with
- * the freshly built app, walks through registration and login in headless Chromium, and saves a
- * desktop and a phone-width (375 px) PNG of each screen.
+ * the freshly built app, walks through registration, login and the Security page in headless
+ * Chromium, and saves a desktop and a phone-width (375 px) PNG of each screen.
  *
  *   npx tsx web/screenshots.ts      (or: npm run screenshots)
  */
@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContextOptions, Page } from "playwright-core";
-import { logIn, totpCode, waitForScreen } from "../tests/e2e/support/app-driver.js";
+import { confirmIdentity, logIn, openSecurity, totpCode, waitForScreen } from "../tests/e2e/support/app-driver.js";
 import { CHROMIUM_MISSING_REASON, chromiumAvailable, launchChromium } from "../tests/e2e/support/chromium.js";
 import { startAppServer, type AppServer } from "../tests/e2e/support/cypher-app-server.js";
 
@@ -95,7 +95,71 @@ async function walkThrough(browser: Browser, app: AppServer, options: { prefix: 
   await waitForScreen(page, "sessions");
   await page.locator(".device-list .device").first().waitFor();
   await shoot(page, prefix, "6-sessions");
+
+  // The Security page and its changes (each left before it commits, except the new codes).
+  await openSecurity(page);
+  await shoot(page, prefix, "7-security");
+
+  await page.getByRole("button", { name: "Change password" }).click();
+  await confirmIdentity(page, "not my password", { recoveryCode: recoveryCodes[2] ?? "" });
+  await page.getByText("That password is not right.").waitFor();
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await shoot(page, prefix, "8-confirm-identity");
+  await confirmIdentity(page, PASSWORD, { recoveryCode: recoveryCodes[2] ?? "" });
+  await waitForScreen(page, "change-password");
+  await page.getByLabel("New password", { exact: true }).fill("a brand new passphrase");
+  await page.getByLabel("Repeat new password").fill("a brand new passphrase");
+  await shoot(page, prefix, "9-change-password");
+  await page.getByRole("button", { name: "Cancel" }).click();
+
+  await waitForScreen(page, "security");
+  await page.getByRole("button", { name: "Replace authenticator" }).click();
+  await confirmIdentity(page, PASSWORD, { recoveryCode: recoveryCodes[3] ?? "" });
+  await waitForScreen(page, "replace-authenticator");
+  await page.waitForFunction(() => {
+    const img = document.querySelector<HTMLImageElement>("img.qr");
+    return img !== null && img.complete && img.naturalWidth > 0;
+  });
+  const newSecret = (await page.locator(".secret").getAttribute("data-secret")) ?? "";
+  await page.getByLabel("6-digit code").fill(await totpCode(newSecret));
+  await shoot(page, prefix, "10-replace-authenticator");
+  await page.getByRole("button", { name: "Cancel" }).click();
+
+  await waitForScreen(page, "security");
+  await page.getByRole("button", { name: "Make new recovery codes" }).click();
+  await confirmIdentity(page, PASSWORD, { recoveryCode: recoveryCodes[4] ?? "" });
+  await waitForScreen(page, "new-recovery-codes");
+  const newCodes = await page.locator(".codes .code").allTextContents();
+  await page.getByLabel("I have stored my new recovery codes somewhere safe").check();
+  await shoot(page, prefix, "11-new-recovery-codes");
+  await page.getByRole("button", { name: "Done" }).click();
+
+  await waitForScreen(page, "security");
+  await page.getByRole("button", { name: "Delete account" }).click();
+  await confirmIdentity(page, PASSWORD, { recoveryCode: newCodes[0] ?? "" });
+  await waitForScreen(page, "delete-account");
+  await page.getByLabel("Type your username to confirm").fill(username);
+  await shoot(page, prefix, "12-delete-account");
   await context.close();
+
+  // The lost-authenticator path: a recovery code to log in, then straight to a new authenticator.
+  const lost = await browser.newContext(options.context);
+  const lostPage = await lost.newPage();
+  await lostPage.goto(`${app.baseUrl}/`);
+  await waitForScreen(lostPage, "login");
+  await lostPage.getByLabel("Username").fill(username);
+  await lostPage.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await lostPage.getByRole("button", { name: "Continue" }).click();
+  await waitForScreen(lostPage, "second-factor");
+  await lostPage.getByRole("button", { name: "Lost your authenticator?" }).click();
+  await lostPage.getByLabel("Recovery code").fill(newCodes[1] ?? "");
+  await shoot(lostPage, prefix, "13-lost-authenticator");
+  await lostPage.getByRole("button", { name: "Verify" }).click();
+  await waitForScreen(lostPage, "step-up");
+  await lostPage.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await lostPage.getByLabel("Recovery code").fill(newCodes[2] ?? "");
+  await shoot(lostPage, prefix, "14-lost-authenticator-confirm");
+  await lost.close();
 }
 
 async function main(): Promise<void> {

@@ -5,7 +5,20 @@
 import type { Page } from "playwright-core";
 import { totpCodeAt } from "../../../server/auth/totp.js";
 
-export type ScreenName = "loading" | "login" | "register" | "enroll" | "recovery-codes" | "second-factor" | "sessions";
+export type ScreenName =
+  | "loading"
+  | "login"
+  | "register"
+  | "enroll"
+  | "recovery-codes"
+  | "second-factor"
+  | "sessions"
+  | "security"
+  | "step-up"
+  | "change-password"
+  | "replace-authenticator"
+  | "new-recovery-codes"
+  | "delete-account";
 
 export async function waitForScreen(page: Page, name: ScreenName, timeoutMs = 20_000): Promise<void> {
   await page.waitForSelector(`#app[data-screen="${name}"]`, { timeout: timeoutMs });
@@ -76,6 +89,32 @@ export async function logIn(page: Page, username: string, password: string, fact
   await page.getByRole("button", { name: "Verify" }).click();
   await waitForScreen(page, "sessions");
   await page.waitForSelector(".device-slot .device");
+}
+
+/**
+ * On the step-up screen ("Confirm it's you"): the password and a code, then Continue. Waits for
+ * nothing: the caller says which screen (or error) should follow.
+ */
+export async function confirmIdentity(page: Page, password: string, factor: Factor | { totpCode: string }): Promise<void> {
+  await waitForScreen(page, "step-up");
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  if ("recoveryCode" in factor) {
+    if (await page.getByRole("button", { name: "Use a recovery code instead" }).isVisible()) {
+      await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+    }
+    await page.getByLabel("Recovery code").fill(factor.recoveryCode);
+  } else {
+    const code = "totpCode" in factor ? factor.totpCode : await totpCode(factor.totpSecret, factor.steps ?? 0);
+    await page.getByLabel("Authentication code").fill(code);
+  }
+  await page.getByRole("button", { name: "Continue" }).click();
+}
+
+/** From the devices page to the Security page, with the account's facts loaded. */
+export async function openSecurity(page: Page): Promise<void> {
+  await page.getByRole("button", { name: "Security" }).click();
+  await waitForScreen(page, "security");
+  await page.waitForSelector("[data-recovery-codes-remaining]");
 }
 
 /** Everything page JavaScript can read that might hold a secret. */

@@ -3,6 +3,7 @@
  * and the session manager's changes (a logout in another tab, a session ended elsewhere) turned
  * into screen changes.
  */
+import type { AccountClient } from "../client/account.js";
 import type { CypherClients, SessionClient } from "../client/clients.js";
 import { SESSION_ENDED_MESSAGE } from "../client/error-messages.js";
 import type { SessionManager, SessionState } from "../session/session-manager.js";
@@ -14,6 +15,15 @@ import { recoveryCodesScreen } from "./screens/recovery-codes.js";
 import { registerScreen } from "./screens/register.js";
 import { secondFactorScreen } from "./screens/second-factor.js";
 import { sessionsScreen } from "./screens/sessions.js";
+import { changePasswordScreen } from "./screens/change-password.js";
+import { deleteAccountScreen } from "./screens/delete-account.js";
+import { newRecoveryCodesScreen } from "./screens/new-recovery-codes.js";
+import { replaceAuthenticatorScreen } from "./screens/replace-authenticator.js";
+import { securityScreen } from "./screens/security.js";
+import { stepUpScreen } from "./screens/step-up.js";
+
+/** Screens that make sense only while signed in: a logout elsewhere leaves them for the login screen. */
+const SIGNED_IN_ONLY: readonly RouteName[] = ["sessions", "security", "step-up", "change-password", "replace-authenticator", "delete-account"];
 
 export interface Screen {
   element: HTMLElement;
@@ -28,12 +38,14 @@ export interface Ui {
   clients: CypherClients;
   /** SessionService with the Bearer interceptor: ListSessions, RevokeSession. */
   account: SessionClient;
+  /** AccountService with a Bearer header (no automatic retry: see `bearerInterceptor`). */
+  accountService: AccountClient;
   sessions: SessionManager;
   go(route: Route): void;
 }
 
 /** Screens the session state may replace; the others belong to a flow in progress (codes shown once!). */
-const FOLLOWS_SESSION: ReadonlySet<RouteName> = new Set(["loading", "login", "sessions"]);
+const FOLLOWS_SESSION: ReadonlySet<RouteName> = new Set(["loading", "login", ...SIGNED_IN_ONLY]);
 
 export class App implements Ui {
   private screen: Screen | undefined;
@@ -43,6 +55,7 @@ export class App implements Ui {
     private readonly root: HTMLElement,
     readonly clients: CypherClients,
     readonly account: SessionClient,
+    readonly accountService: AccountClient,
     readonly sessions: SessionManager,
   ) {}
 
@@ -87,6 +100,18 @@ export class App implements Ui {
         return secondFactorScreen(this, route);
       case "sessions":
         return sessionsScreen(this, route);
+      case "security":
+        return securityScreen(this, route);
+      case "step-up":
+        return stepUpScreen(this, route);
+      case "change-password":
+        return changePasswordScreen(this, route);
+      case "replace-authenticator":
+        return replaceAuthenticatorScreen(this, route);
+      case "new-recovery-codes":
+        return newRecoveryCodesScreen(this, route);
+      case "delete-account":
+        return deleteAccountScreen(this, route);
     }
   }
 
@@ -97,7 +122,7 @@ export class App implements Ui {
       if (this.route.name === "loading" || this.route.name === "login") this.go({ name: "sessions" });
       return;
     }
-    if (state.status === "signed-out" && this.route.name === "sessions") {
+    if (state.status === "signed-out" && SIGNED_IN_ONLY.includes(this.route.name)) {
       const flash: Flash | undefined =
         state.reason === "logout"
           ? { tone: "success", message: "You have logged out." }

@@ -4,6 +4,7 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { SessionService } from "../../../gen/cypher/session/v1/session_pb.js";
+import { bearerInterceptor, createAccountClient } from "../client/account.js";
 import { createCypherClients, createCypherTransport } from "../client/clients.js";
 import { SessionManager } from "../session/session-manager.js";
 import { App } from "./app.js";
@@ -14,7 +15,8 @@ function main(): void {
   const clients = createCypherClients(createCypherTransport());
   const sessions = new SessionManager({ session: clients.session });
   const account = createClient(SessionService, createCypherTransport({ interceptors: [sessions.interceptor()] }));
-  const app = new App(root, clients, account, sessions);
+  const accountService = createAccountClient(createCypherTransport({ interceptors: [bearerInterceptor(() => sessions.accessToken())] }));
+  const app = new App(root, clients, account, accountService, sessions);
 
   // Timers in background tabs are throttled; a tab coming back refreshes at once if it must.
   document.addEventListener("visibilitychange", () => {

@@ -174,6 +174,14 @@ export class SessionManager {
     });
   }
 
+  /**
+   * The server has ended this session itself (the account was deleted): every tab logs out, with
+   * no Logout call, since there is nothing left to end.
+   */
+  endedByServer(): void {
+    if (this.state.status === "signed-in") this.signOut("ended", true);
+  }
+
   private async logoutWithCurrentToken(allSessions: boolean): Promise<void> {
     if (!this.token) return;
     await this.session.logout({ allSessions }, { headers: { authorization: `Bearer ${this.token.value}` } });

@@ -1,7 +1,6 @@
 /**
- * Registration, step 2 of 3: the authenticator. The QR code arrives as PNG bytes and is shown
- * through a blob: URL (the CSP allows img-src blob:); the secret is shown as text for typing by
- * hand. Confirming a current code activates the account.
+ * Registration, step 2 of 3: the authenticator (QR code and key: ui/totp-setup.ts). Confirming a
+ * current code activates the account.
  */
 import { describeError, EXPIRED_ENROLLMENT_MESSAGE } from "../../client/error-messages.js";
 import { FlowError } from "../../client/flow-error.js";
@@ -12,6 +11,7 @@ import { busy, button, field, notice, screenHeader, stepper } from "../ui/compon
 import { showCodeFailure } from "../ui/code-failure.js";
 import { h, icon, ICONS, replaceChildren } from "../ui/dom.js";
 import { timeOfDay } from "../ui/format.js";
+import { totpSetupView } from "../ui/totp-setup.js";
 
 export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>): Screen {
   const { enrollment } = route;
@@ -29,7 +29,7 @@ export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>):
   });
   const submit = button("Confirm and activate", { type: "submit", block: true });
   submit.disabled = true;
-  let qrUrl: string | undefined;
+  let disposeSetup: (() => void) | undefined;
 
   async function load(): Promise<void> {
     try {
@@ -46,36 +46,9 @@ export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>):
   }
 
   function showSetup(setup: TotpSetup): void {
-    qrUrl = URL.createObjectURL(new Blob([new Uint8Array(setup.qrCodePng)], { type: "image/png" }));
-    const secretText = groupSecret(setup.secret);
-    const copied = h("span", { class: "copied", role: "status" });
-    replaceChildren(
-      setupArea,
-      h("div", { class: "qr-frame" }, h("img", { class: "qr", src: qrUrl, width: 196, height: 196, alt: "QR code to add your Cypher account to an authenticator app" })),
-      h(
-        "div",
-        { class: "secret-block" },
-        h("p", { class: "label", id: "secret-label" }, "Can't scan it? Enter this key instead:"),
-        h("p", { class: "secret", "aria-labelledby": "secret-label", "data-secret": setup.secret }, secretText),
-        h(
-          "div",
-          { class: "inline-actions" },
-          button("Copy key", {
-            variant: "secondary",
-            iconPaths: ICONS.copy,
-            onClick: () => {
-              void navigator.clipboard.writeText(setup.secret).then(
-                () => (copied.textContent = "Key copied"),
-                () => (copied.textContent = "Copy failed: select the key and copy it by hand"),
-              );
-            },
-          }),
-          copied,
-        ),
-        // On a phone the authenticator app is on this device: a tap adds the account.
-        h("a", { class: "otpauth-link", href: setup.otpauthUri }, "Open in an authenticator app on this device"),
-      ),
-    );
+    const view = totpSetupView(setup);
+    disposeSetup = view.dispose;
+    replaceChildren(setupArea, ...view.nodes);
     setupArea.removeAttribute("aria-busy");
   }
 
@@ -136,13 +109,6 @@ export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>):
   return {
     element,
     title: "Set up authenticator",
-    dispose: () => {
-      if (qrUrl) URL.revokeObjectURL(qrUrl);
-    },
+    dispose: () => disposeSetup?.(),
   };
-}
-
-/** "JBSW Y3DP EHPK 3PXP": easier to read and type than one long run. */
-function groupSecret(secret: string): string {
-  return secret.replace(/(.{4})(?=.)/g, "$1 ");
 }

@@ -24,6 +24,17 @@ export function secondFactorScreen(ui: Ui, route: Extract<Route, { name: "second
   const subtitle = h("p", { class: "subtitle" });
   let mode: Mode = "totp";
   let current!: Field;
+  /** Chosen "Lost your authenticator?": after the login, lead on to replacing it. */
+  let lostAuthenticator = false;
+  const lost = button("Lost your authenticator?", {
+    variant: "link",
+    onClick: () => {
+      lostAuthenticator = true;
+      setMode("recovery", true);
+      lost.hidden = true;
+      subtitle.textContent = `Log in with one of the recovery codes you saved for ${proof.username}. Then you can set up a new authenticator.`;
+    },
+  });
 
   function makeField(m: Mode): Field {
     return m === "totp"
@@ -74,7 +85,7 @@ export function secondFactorScreen(ui: Ui, route: Extract<Route, { name: "second
     const done = busy(submit, "Verifying…");
     try {
       await ui.sessions.signIn(proof, factor, deviceName());
-      ui.go({ name: "sessions" });
+      ui.go(lostAuthenticator && mode === "recovery" ? { name: "step-up", action: "replace-authenticator", lostAuthenticator: true } : { name: "sessions" });
     } catch (err) {
       done();
       showCodeFailure(describeError(err, "second-factor"), {
@@ -110,6 +121,7 @@ export function secondFactorScreen(ui: Ui, route: Extract<Route, { name: "second
       "div",
       { class: "switch switch-split" },
       switchMode,
+      lost,
       button("Start over", { variant: "link", onClick: () => ui.go({ name: "login", username: proof.username }) }),
     ),
   );

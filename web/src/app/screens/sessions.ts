@@ -6,6 +6,7 @@ import type { Session } from "../../../../gen/cypher/session/v1/session_pb.js";
 import { describeError } from "../../client/error-messages.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
+import { accountNav } from "../ui/account-nav.js";
 import { busy, button, notice } from "../ui/components.js";
 import { h, icon, ICONS, replaceChildren } from "../ui/dom.js";
 import { ago, dateTime, timestampToDate } from "../ui/format.js";
@@ -122,6 +123,7 @@ export function sessionsScreen(ui: Ui, route: Extract<Route, { name: "sessions" 
   const element = h(
     "section",
     { class: "card card-wide" },
+    accountNav(ui, "sessions"),
     h(
       "header",
       { class: "screen-header screen-header-row" },

@@ -1,0 +1,93 @@
+/**
+ * A new authenticator, after the step-up: a new secret (QR code and key), held as pending until a
+ * code from it is confirmed; until then the old authenticator keeps working, and from then on only
+ * the new one does.
+ */
+import { confirmAuthenticator, startAuthenticatorReplacement } from "../../client/account.js";
+import { describeAccountError } from "../../client/account-errors.js";
+import { FlowError } from "../../client/flow-error.js";
+import type { Screen, Ui } from "../app.js";
+import type { Route } from "../routes.js";
+import { showAccountFailure } from "../ui/account-failure.js";
+import { busy, button, field, notice, screenHeader } from "../ui/components.js";
+import { deadlineNote } from "../ui/deadline-note.js";
+import { h, replaceChildren } from "../ui/dom.js";
+import { totpSetupView } from "../ui/totp-setup.js";
+
+export function replaceAuthenticatorScreen(ui: Ui, route: Extract<Route, { name: "replace-authenticator" }>): Screen {
+  const { proof } = route;
+  const message = notice();
+  const setupArea = h("div", { class: "totp-setup", "aria-busy": "true" }, h("div", { class: "qr-frame qr-loading" }, h("div", { class: "spinner" })));
+  const code = field({
+    label: "6-digit code",
+    name: "totp-code",
+    autocomplete: "one-time-code",
+    inputmode: "numeric",
+    maxlength: 7,
+    placeholder: "123456",
+    monospace: true,
+    hint: "The code your NEW authenticator shows. It changes every 30 seconds.",
+  });
+  const submit = button("Confirm new authenticator", { type: "submit", block: true });
+  submit.disabled = true;
+  let disposeSetup: (() => void) | undefined;
+  const restart = (text: string) => ui.go({ name: "step-up", action: "replace-authenticator", flash: { tone: "error", message: text } });
+
+  async function load(): Promise<void> {
+    try {
+      const view = totpSetupView(await startAuthenticatorReplacement(ui.accountService, proof));
+      disposeSetup = view.dispose;
+      replaceChildren(setupArea, ...view.nodes);
+      setupArea.removeAttribute("aria-busy");
+      submit.disabled = false;
+    } catch (err) {
+      const described = describeAccountError(err, "change");
+      replaceChildren(setupArea, button("Try again", { variant: "secondary", onClick: () => void load() }));
+      setupArea.removeAttribute("aria-busy");
+      await showAccountFailure(ui, described, { restart, message, submit });
+    }
+  }
+
+  async function onSubmit(): Promise<void> {
+    code.setError(null);
+    message.clear();
+    const done = busy(submit, "Confirming…");
+    try {
+      await confirmAuthenticator(ui.accountService, proof, code.value());
+      ui.go({ name: "security", flash: { tone: "success", message: "Your new authenticator is set up. Codes from the old one no longer work." } });
+    } catch (err) {
+      done();
+      if (err instanceof FlowError) {
+        code.setError(err.message);
+        return code.input.focus();
+      }
+      await showAccountFailure(ui, describeAccountError(err, "change"), { restart, field: code, message, submit });
+    }
+  }
+
+  const element = h(
+    "section",
+    { class: "card" },
+    screenHeader("Set up your new authenticator", "Scan the code with the new authenticator app, then enter the code it shows. Your old authenticator keeps working until you confirm."),
+    message.element,
+    setupArea,
+    h(
+      "form",
+      {
+        class: "form",
+        novalidate: true,
+        "aria-label": "Confirm new authenticator",
+        onsubmit: (event) => {
+          event.preventDefault();
+          void onSubmit();
+        },
+      },
+      code.element,
+      submit,
+    ),
+    h("div", { class: "switch" }, button("Cancel", { variant: "link", onClick: () => ui.go({ name: "security" }) })),
+    deadlineNote(proof.expiresAt),
+  );
+  void load();
+  return { element, title: "New authenticator", dispose: () => disposeSetup?.() };
+}

@@ -1,0 +1,40 @@
+/**
+ * What an account screen does when a call fails, as `describeAccountError` classified it. A refused
+ * token may be the step-up's (expired, spent: ask for the password and a code again) or the
+ * session's own (logged out on another device): one ListSessions tells which, and if the session
+ * is over, the session manager logs every tab out and the app shows the login screen.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { DescribedAccountError } from "../../client/account-errors.js";
+import type { Ui } from "../app.js";
+import type { Field, Notice } from "./components.js";
+import { cooldown } from "./cooldown.js";
+
+export async function showAccountFailure(
+  ui: Ui,
+  described: DescribedAccountError,
+  on: { restart: (message: string) => void; field?: Field; message: Notice; submit: HTMLButtonElement },
+): Promise<void> {
+  if (described.recovery === "restart") {
+    if (described.sessionMayHaveEnded && !(await sessionIsLive(ui))) return;
+    return on.restart(described.message);
+  }
+  if (described.recovery === "retry" && on.field) {
+    on.field.setError(described.message);
+    on.field.input.select();
+    on.field.input.focus();
+    return;
+  }
+  on.message.show("error", described.message);
+  if (described.retryAfterSeconds) cooldown(on.submit, described.retryAfterSeconds);
+}
+
+async function sessionIsLive(ui: Ui): Promise<boolean> {
+  try {
+    await ui.account.listSessions({});
+    return true;
+  } catch (err) {
+    // Unauthenticated: the manager has signed out (the app moves to the login screen by itself).
+    return ConnectError.from(err).code !== Code.Unauthenticated;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * A new authenticator secret on screen: the QR code (PNG bytes shown through a blob: URL, which the
+ * CSP allows), the secret as text for typing by hand, a copy button and an otpauth: link for an
+ * authenticator app on this very device. Used by enrollment and by the authenticator replacement.
+ */
+import type { TotpSetup } from "../../client/register.js";
+import { button } from "./components.js";
+import { h, ICONS } from "./dom.js";
+
+export interface TotpSetupView {
+  nodes: Node[];
+  /** Frees the QR code's blob: URL. */
+  dispose(): void;
+}
+
+export function totpSetupView(setup: TotpSetup): TotpSetupView {
+  const qrUrl = URL.createObjectURL(new Blob([new Uint8Array(setup.qrCodePng)], { type: "image/png" }));
+  const copied = h("span", { class: "copied", role: "status" });
+  const nodes = [
+    h("div", { class: "qr-frame" }, h("img", { class: "qr", src: qrUrl, width: 196, height: 196, alt: "QR code to add your Cypher account to an authenticator app" })),
+    h(
+      "div",
+      { class: "secret-block" },
+      h("p", { class: "label", id: "secret-label" }, "Can't scan it? Enter this key instead:"),
+      h("p", { class: "secret", "aria-labelledby": "secret-label", "data-secret": setup.secret }, groupSecret(setup.secret)),
+      h(
+        "div",
+        { class: "inline-actions" },
+        button("Copy key", {
+          variant: "secondary",
+          iconPaths: ICONS.copy,
+          onClick: () => {
+            void navigator.clipboard.writeText(setup.secret).then(
+              () => (copied.textContent = "Key copied"),
+              () => (copied.textContent = "Copy failed: select the key and copy it by hand"),
+            );
+          },
+        }),
+        copied,
+      ),
+      // On a phone the authenticator app is on this device: a tap adds the account.
+      h("a", { class: "otpauth-link", href: setup.otpauthUri }, "Open in an authenticator app on this device"),
+    ),
+  ];
+  return { nodes, dispose: () => URL.revokeObjectURL(qrUrl) };
+}
+
+/** "JBSW Y3DP EHPK 3PXP": easier to read and type than one long run. */
+function groupSecret(secret: string): string {
+  return secret.replace(/(.{4})(?=.)/g, "$1 ");
+}
