@@ -14,7 +14,8 @@ import { createECDH, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { getOpaqueConfig, IdentityMemHardFn, OpaqueClient, OpaqueID, RegistrationResponse } from "@cloudflare/opaque-ts";
+import { IdentityMemHardFn } from "@cloudflare/opaque-ts";
+import { inProcessOpaque } from "../client/opaque-client.js";
 import { deriveFakeRecord } from "../server/auth/opaque/fake-record.js";
 import { createOpaqueOperations } from "../server/auth/opaque/opaque-operations.mjs";
 import { generateKeyMaterial } from "../server/keys/load-key-material.js";
@@ -54,26 +55,17 @@ function ecdhCost(): number {
   return (cpuMs() - start) / n;
 }
 
-const cfg = getOpaqueConfig(OpaqueID.OPAQUE_P256);
 const material = await generateKeyMaterial();
 const keys = { ...material.opaque, serverIdentity: "bench" };
 const operations = createOpaqueOperations(keys);
 
-// One registered user, and KE1s from the stock client.
-const client = new OpaqueClient(cfg, IdentityMemHardFn);
-const request = await client.registerInit("bench password");
-if (request instanceof Error) throw request;
-const registration = RegistrationResponse.deserialize(cfg, Array.from(await operations.registerInit("alice", Uint8Array.from(request.serialize()))));
-const finished = await client.registerFinish(registration, "bench", "alice");
-if (finished instanceof Error) throw finished;
-const record = Uint8Array.from(finished.record.serialize());
+// One registered user, and KE1s from the client driver's (stock opaque-ts) client.
+const opaque = inProcessOpaque(IdentityMemHardFn);
+const registration = await opaque.startRegistration("bench password");
+const registrationRequest = registration.request;
+const record = await registration.finish(await operations.registerInit("alice", registrationRequest), "bench", "alice");
 const ke1s: Uint8Array[] = [];
-for (let i = 0; i < 16; i++) {
-  const ke1 = await new OpaqueClient(cfg, IdentityMemHardFn).authInit("bench password");
-  if (ke1 instanceof Error) throw ke1;
-  ke1s.push(Uint8Array.from(ke1.serialize()));
-}
-const registrationRequest = Uint8Array.from(request.serialize());
+for (let i = 0; i < 16; i++) ke1s.push((await opaque.startLogin("bench password")).ke1);
 const fakeUsernames = Array.from({ length: calls + 20 }, () => `unknown-${randomBytes(6).toString("hex")}`);
 const fakeRecords = fakeUsernames.map((name) => deriveFakeRecord(keys.oprfSeed, name));
 

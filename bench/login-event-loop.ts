@@ -16,8 +16,9 @@
  *    BENCH_FULL_LOGIN_EVERY (default 10) is a complete login of a real, TOTP-enrolled account
  *    (client authInit, LoginInit, client authFinish, LoginFinish); the others are failed-password
  *    attempts (LoginInit for names without an account, which the server answers at the same cost).
- *    The client's OPAQUE work runs in a worker thread of the driver, on the same machine: it takes
- *    CPU the server could otherwise use, hence few complete logins. Bench accounts use opaque-ts's
+ *    The client's OPAQUE work (the client driver's steps, client/) runs in a worker thread of the
+ *    driver (support/threaded-opaque.ts), on the same machine: it takes CPU the server could
+ *    otherwise use, hence few complete logins. Bench accounts use opaque-ts's
  *    IdentityMemHardFn on the client: the server's work is the same whatever stretching the client
  *    uses, and scrypt would need more cores than the server.
  * Each mode also gets an idle phase (no load) as the floor.
@@ -27,10 +28,13 @@ import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
+import type { AuthClient } from "../client/cypher-clients.js";
+import { completeLogin } from "../client/login.js";
+import { enrollTotp, register } from "../client/registration.js";
 import { AuthService } from "../gen/cypher/auth/v1/auth_pb.js";
+import { ThreadedOpaque } from "./support/threaded-opaque.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const RATE = Number(process.env.BENCH_RATE ?? 20);
@@ -181,80 +185,6 @@ async function runProbe(): Promise<void> {
   process.send!({ type: "ready" });
 }
 
-// ---------------------------------------------------------------- client crypto (worker thread of the driver)
-
-type ClientCryptoRequest =
-  | { id: number; op: "registerInit"; password: string }
-  | { id: number; op: "registerFinish"; session: number; response: Uint8Array; serverIdentity: string; username: string }
-  | { id: number; op: "authInit"; password: string }
-  | { id: number; op: "authFinish"; session: number; ke2: Uint8Array; serverIdentity: string; username: string };
-
-/**
- * The client's OPAQUE steps, in a worker thread of the driver. Written as plain JavaScript (an eval
- * worker) because worker threads do not inherit tsx's TypeScript loader.
- */
-const CLIENT_CRYPTO_WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
-(async () => {
-  const { getOpaqueConfig, IdentityMemHardFn, KE2, OpaqueClient, OpaqueID, RegistrationResponse } = await import(workerData.opaqueTs);
-  const cfg = getOpaqueConfig(OpaqueID.OPAQUE_P256);
-  const sessions = new Map();
-  let nextSession = 1;
-  parentPort.on("message", async (message) => {
-    try {
-      let result;
-      if (message.op === "registerInit" || message.op === "authInit") {
-        const client = new OpaqueClient(cfg, IdentityMemHardFn);
-        const out = message.op === "registerInit" ? await client.registerInit(message.password) : await client.authInit(message.password);
-        if (out instanceof Error) throw out;
-        const session = nextSession++;
-        sessions.set(session, client);
-        result = { session, bytes: Uint8Array.from(out.serialize()) };
-      } else {
-        const client = sessions.get(message.session);
-        sessions.delete(message.session);
-        if (message.op === "registerFinish") {
-          const out = await client.registerFinish(RegistrationResponse.deserialize(cfg, Array.from(message.response)), message.serverIdentity, message.username);
-          if (out instanceof Error) throw out;
-          result = { bytes: Uint8Array.from(out.record.serialize()) };
-        } else {
-          const out = await client.authFinish(KE2.deserialize(cfg, Array.from(message.ke2)), message.serverIdentity, message.username);
-          if (out instanceof Error) throw out;
-          result = { bytes: Uint8Array.from(out.ke3.serialize()) };
-        }
-      }
-      parentPort.postMessage({ id: message.id, result });
-    } catch (error) {
-      parentPort.postMessage({ id: message.id, error: String(error) });
-    }
-  });
-})();
-`;
-
-class ClientCrypto {
-  readonly #worker = new Worker(CLIENT_CRYPTO_WORKER, { eval: true, workerData: { opaqueTs: import.meta.resolve("@cloudflare/opaque-ts") } });
-  readonly #pending = new Map<number, { resolve: (v: any) => void; reject: (e: unknown) => void }>();
-  #nextId = 1;
-  constructor() {
-    this.#worker.on("message", (m: { id: number; result?: unknown; error?: string }) => {
-      const p = this.#pending.get(m.id)!;
-      this.#pending.delete(m.id);
-      if (m.error) p.reject(new Error(m.error));
-      else p.resolve(m.result);
-    });
-  }
-  call<T>(request: Omit<ClientCryptoRequest, "id"> & Record<string, unknown>): Promise<T> {
-    const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...request, id });
-    });
-  }
-  close(): Promise<number> {
-    return this.#worker.terminate();
-  }
-}
-
 // ---------------------------------------------------------------- driver
 
 function startChild(role: string, env: Record<string, string>): Promise<{ child: ChildProcess; ready: any }> {
@@ -290,29 +220,19 @@ interface LoadResult {
   initLatencyP99Ms: number;
 }
 
-async function setUpAccounts(client: Client<typeof AuthService>, crypto: ClientCrypto): Promise<string[]> {
+async function setUpAccounts(client: AuthClient, crypto: ThreadedOpaque): Promise<string[]> {
   const { totpCodeAt } = await import("../server/auth/totp.js");
   const names: string[] = [];
   for (let i = 0; i < REAL_USERS; i++) {
     const username = `bench-user-${i}`;
-    const init = await crypto.call<{ session: number; bytes: Uint8Array }>({ op: "registerInit", password: `password ${i}` });
-    const response = await client.registerInit({ username, registrationRequest: init.bytes });
-    const record = await crypto.call<{ bytes: Uint8Array }>({
-      op: "registerFinish",
-      session: init.session,
-      response: response.registrationResponse,
-      serverIdentity: response.serverIdentity,
-      username,
-    });
-    const { enrollmentToken } = await client.registerFinish({ username, registrationRecord: record.bytes });
-    const { secret } = await client.setupTotp({ enrollmentToken });
-    await client.verifyTotpSetup({ enrollmentToken, code: await totpCodeAt(secret, new Date()) });
+    const { enrollmentToken } = await register(client, username, `password ${i}`, { opaque: crypto });
+    await enrollTotp(client, enrollmentToken, (secret) => totpCodeAt(secret, new Date()));
     names.push(username);
   }
   return names;
 }
 
-async function offerLoad(client: Client<typeof AuthService>, crypto: ClientCrypto, users: string[], failedKe1: Uint8Array): Promise<LoadResult> {
+async function offerLoad(client: AuthClient, crypto: ThreadedOpaque, users: string[], failedKe1: Uint8Array): Promise<LoadResult> {
   const result: LoadResult = { offered: 0, initOk: 0, initRefused: 0, initFailed: 0, failureCodes: new Set(), loginsCompleted: 0, initLatencyP50Ms: NaN, initLatencyP99Ms: NaN };
   const latencies: number[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -340,17 +260,10 @@ async function offerLoad(client: Client<typeof AuthService>, crypto: ClientCrypt
       if (i % FULL_LOGIN_EVERY === 0) {
         const username = users[(i / FULL_LOGIN_EVERY) % users.length]!;
         const index = users.indexOf(username);
-        const init = await crypto.call<{ session: number; bytes: Uint8Array }>({ op: "authInit", password: `password ${index}` });
-        const response = await loginInit(username, init.bytes);
+        const login = await crypto.startLogin(`password ${index}`);
+        const response = await loginInit(username, login.ke1);
         if (!response) return;
-        const ke3 = await crypto.call<{ bytes: Uint8Array }>({
-          op: "authFinish",
-          session: init.session,
-          ke2: response.ke2,
-          serverIdentity: response.serverIdentity,
-          username,
-        });
-        await client.loginFinish({ loginId: response.loginId, ke3: ke3.bytes });
+        await completeLogin(client, username, login, response);
         result.loginsCompleted++;
       } else {
         await loginInit(`nobody-${i}-${randomBytes(3).toString("hex")}`, failedKe1);
@@ -406,14 +319,14 @@ async function cpuJiffies(): Promise<{ busy: number; total: number } | undefined
   }
 }
 
-async function runMode(mode: Mode, crypto: ClientCrypto): Promise<Row[]> {
+async function runMode(mode: Mode, crypto: ThreadedOpaque): Promise<Row[]> {
   const { child: server, ready } = await startChild("--server", { BENCH_OPAQUE: mode });
   const port = (ready as { port: number }).port;
   const { child: probe } = await startChild("--probe", { BENCH_PORT: String(port) });
   const client = createClient(AuthService, createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: "2" }));
   try {
     const users = await setUpAccounts(client, crypto);
-    const failedKe1 = (await crypto.call<{ bytes: Uint8Array }>({ op: "authInit", password: "not the password" })).bytes;
+    const failedKe1 = (await crypto.startLogin("not the password")).ke1;
     const rows: Row[] = [];
 
     const measure = async (phase: string, during: () => Promise<LoadResult | undefined>) => {
@@ -487,7 +400,7 @@ async function runDriver(): Promise<void> {
       `node ${process.version}, database ${process.env.BENCH_DATABASE_URL ? "PostgreSQL" : "PGlite (in-process)"}, ` +
       `load average before the run ${loadavg()[0]!.toFixed(2)}`,
   );
-  const crypto = new ClientCrypto();
+  const crypto = new ThreadedOpaque();
   const rows: Row[] = [];
   try {
     for (const mode of ["workers", "inline"] as const) rows.push(...(await runMode(mode, crypto)));

@@ -27,8 +27,12 @@ const EXTRA_INPUTS = [
   path.join(ROOT, "gen"),
   path.join(ROOT, "web", "build.ts"),
   path.join(ROOT, "package-lock.json"),
+  // The client driver shared with tests and bench, which the app bundles.
+  path.join(ROOT, "client"),
   // Server code the app bundles (pure functions shared so both sides apply one rule).
+  path.join(ROOT, "server", "auth", "username.ts"),
   path.join(ROOT, "server", "auth", "username-scripts.ts"),
+  path.join(ROOT, "server", "errors.ts"),
 ];
 
 export interface BuildWebAppOptions {

@@ -1,25 +1,18 @@
 /**
- * A real user's side of Cypher over any transport: OPAQUE registration and login with the
- * opaque-ts client (IdentityMemHardFn: key stretching costs the CLIENT time and nothing on the
- * server, so load and fault scripts skip it), TOTP enrollment, CreateSession with a TOTP code for a
- * step not used yet or a recovery code. Used by bench/soak.ts and the fault tests.
+ * A real user's side of Cypher over any transport, through the client driver (client/): OPAQUE
+ * registration and login (IdentityMemHardFn: key stretching costs the CLIENT time and nothing on
+ * the server, so load and fault scripts skip it), TOTP enrollment, CreateSession with a TOTP code
+ * for a step not used yet or a recovery code. Used by bench/soak.ts and the fault tests.
  */
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { getOpaqueConfig, IdentityMemHardFn, KE2, OpaqueClient, OpaqueID, RegistrationResponse } from "@cloudflare/opaque-ts";
-import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
-import { SessionService } from "../../gen/cypher/session/v1/session_pb.js";
+import { IdentityMemHardFn } from "@cloudflare/opaque-ts";
+import { createCypherClients, type CypherClients } from "../../client/cypher-clients.js";
+import { createSession, logIn, type SecondFactor } from "../../client/login.js";
+import { inProcessOpaque } from "../../client/opaque-client.js";
+import { enrollTotp, register } from "../../client/registration.js";
 import { totpCodeAt } from "../../server/auth/totp.js";
 
-const cfg = getOpaqueConfig(OpaqueID.OPAQUE_P256);
-
-export interface Clients {
-  auth: Client<typeof AuthService>;
-  session: Client<typeof SessionService>;
-}
-
-export function cypherClients(transport: Transport): Clients {
-  return { auth: createClient(AuthService, transport), session: createClient(SessionService, transport) };
-}
+export type Clients = CypherClients;
+export const cypherClients = createCypherClients;
 
 export interface User {
   username: string;
@@ -36,37 +29,19 @@ export interface Tokens {
   refreshToken: string;
 }
 
-const normalize = (username: string) => username.normalize("NFKC").toLowerCase();
+const opaque = inProcessOpaque(IdentityMemHardFn);
 
 /** Registers and enrolls `username`: an active account. */
 export async function registerUser(c: Clients, username: string, password = `pw-${username}`): Promise<User> {
-  const opaque = new OpaqueClient(cfg, IdentityMemHardFn);
-  const request = await opaque.registerInit(password);
-  if (request instanceof Error) throw request;
-  const init = await c.auth.registerInit({ username, registrationRequest: Uint8Array.from(request.serialize()) });
-  const finished = await opaque.registerFinish(
-    RegistrationResponse.deserialize(cfg, Array.from(init.registrationResponse)),
-    init.serverIdentity,
-    normalize(username),
-  );
-  if (finished instanceof Error) throw finished;
-  const { enrollmentToken } = await c.auth.registerFinish({ username, registrationRecord: Uint8Array.from(finished.record.serialize()) });
-  const setup = await c.auth.setupTotp({ enrollmentToken });
+  const { enrollmentToken } = await register(c.auth, username, password, { opaque });
   const step = Math.floor(Date.now() / 30_000);
-  const verified = await c.auth.verifyTotpSetup({ enrollmentToken, code: await totpCodeAt(setup.secret, new Date()) });
-  return { username, password, totpSecret: setup.secret, recoveryCodes: [...verified.recoveryCodes], lastStep: step };
+  const enrolled = await enrollTotp(c.auth, enrollmentToken, (secret) => totpCodeAt(secret, new Date()));
+  return { username, password, totpSecret: enrolled.secret, recoveryCodes: [...enrolled.recoveryCodes], lastStep: step };
 }
 
 /** LoginInit + LoginFinish: a login token. */
 export async function loginToken(c: Clients, user: User, password = user.password): Promise<string> {
-  const opaque = new OpaqueClient(cfg, IdentityMemHardFn);
-  const ke1 = await opaque.authInit(password);
-  if (ke1 instanceof Error) throw ke1;
-  const init = await c.auth.loginInit({ username: user.username, ke1: Uint8Array.from(ke1.serialize()) });
-  const finished = await opaque.authFinish(KE2.deserialize(cfg, Array.from(init.ke2)), init.serverIdentity, normalize(user.username));
-  if (finished instanceof Error) throw finished;
-  const res = await c.auth.loginFinish({ loginId: init.loginId, ke3: Uint8Array.from(finished.ke3.serialize()) });
-  return res.loginToken;
+  return (await logIn(c.auth, user.username, password, { opaque })).loginToken;
 }
 
 /**
@@ -89,8 +64,13 @@ export async function nextSecondFactor(user: User): Promise<{ case: "totpCode" |
 /** The whole login: OPAQUE, then CreateSession with the next second factor. */
 export async function login(c: Clients, user: User, deviceName = "bench"): Promise<Tokens> {
   const token = await loginToken(c, user);
-  const res = await c.session.createSession({ loginToken: token, secondFactor: await nextSecondFactor(user), deviceName });
+  const factor = await nextSecondFactor(user);
+  const res = await createSession(c.session, token, asDriverFactor(factor), deviceName);
   return { sessionId: res.session!.sessionId, accessToken: res.tokens!.accessToken, refreshToken: res.tokens!.refreshToken };
+}
+
+function asDriverFactor(factor: { case: "totpCode" | "recoveryCode"; value: string }): SecondFactor {
+  return factor.case === "totpCode" ? { totpCode: factor.value } : { recoveryCode: factor.value };
 }
 
 export function bearer(accessToken: string): { headers: Record<string, string> } {

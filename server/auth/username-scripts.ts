@@ -6,8 +6,8 @@
  * So "pаypal" with a Cyrillic "а" is refused, while "山田たろう" and "δοκιμή" are fine.
  *
  * Scripts are told by the regular-expression property \p{Script=…} (the engine's own Unicode data,
- * no table of ours to go stale). The web client repeats this rule (web/src/client/username.ts); a
- * unit test keeps the two in agreement.
+ * no table of ours to go stale). Pure code: the web app bundles this very module
+ * (web/src/client/username.ts), so the browser refuses the same names as the server.
  */
 
 /** ISO 15924 codes of every script in Unicode 15.1 except Zyyy (Common) and Zinh (Inherited). */

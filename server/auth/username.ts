@@ -25,13 +25,29 @@ const USERNAME_PATTERN = /^(?:[\p{L}\p{Nd}]\p{M}*|[._@-])+$/u;
 
 export const USERNAME_RULE = `must be ${USERNAME_MIN_CHARS}-${USERNAME_MAX_CHARS} letters, digits, '.', '_', '-' or '@'`;
 
+/**
+ * The normalization steps alone (no rule checked). Pure code with no server dependency: the client
+ * driver (client/) and the web app apply exactly these, since the result is the OPAQUE identity.
+ */
+export function foldUsername(raw: string): string {
+  return raw.normalize("NFKC").toLowerCase().normalize("NFKC");
+}
+
+/** Which rule a normalized username breaks, or null when it keeps them all. */
+export type UsernameRuleBroken = "too-short" | "too-long" | "characters";
+
+export function usernameRuleBroken(normalized: string): UsernameRuleBroken | null {
+  const length = [...normalized].length;
+  if (length < USERNAME_MIN_CHARS) return "too-short";
+  if (length > USERNAME_MAX_CHARS) return "too-long";
+  return USERNAME_PATTERN.test(normalized) ? null : "characters";
+}
+
 /** The normalized username, or null when `raw` breaks the rules. */
 export function tryNormalizeUsername(raw: string): string | null {
   if (raw.length > RAW_MAX_CODE_UNITS) return null;
-  const normalized = raw.normalize("NFKC").toLowerCase().normalize("NFKC");
-  const length = [...normalized].length;
-  if (length < USERNAME_MIN_CHARS || length > USERNAME_MAX_CHARS) return null;
-  return USERNAME_PATTERN.test(normalized) ? normalized : null;
+  const normalized = foldUsername(raw);
+  return usernameRuleBroken(normalized) === null ? normalized : null;
 }
 
 /** The normalized username; throws InvalidArgument (field `field`) when `raw` breaks the rules. */

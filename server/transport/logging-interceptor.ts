@@ -11,15 +11,13 @@
 import { Code, ConnectError, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "../logger.js";
+import { createCallEndInterceptor } from "./call-end-interceptor.js";
 import { requestMeta } from "./request-meta.js";
 
 export function createLoggingInterceptor(logger: Logger): Interceptor {
-  return (next) => async (req) => {
+  return createCallEndInterceptor((req) => {
     const startedMs = performance.now();
-    let logged = false;
-    const log = (err: unknown) => {
-      if (logged) return;
-      logged = true;
+    return (err) => {
       const code = err === undefined ? "ok" : codeToString(ConnectError.from(err).code);
       // requestMeta reads only the context values and request headers, which an interceptor has too.
       const { ip } = requestMeta({ values: req.contextValues, requestHeader: req.header } as HandlerContext);
@@ -34,38 +32,7 @@ export function createLoggingInterceptor(logger: Logger): Interceptor {
       if (err !== undefined && ConnectError.from(err).code === Code.Internal) logger.warn("rpc", fields);
       else logger.info("rpc", fields);
     };
-
-    let res;
-    try {
-      res = await next(req);
-    } catch (err) {
-      log(err);
-      throw err;
-    }
-    if (!res.stream) {
-      log(undefined);
-      return res;
-    }
-    const messages = res.message;
-    // A client that goes away may leave the stream un-finished: log it as cancelled then.
-    const onAbort = () => log(new ConnectError("client went away", Code.Canceled));
-    req.signal.addEventListener("abort", onAbort, { once: true });
-    return {
-      ...res,
-      message: (async function* () {
-        let failure: unknown;
-        try {
-          yield* messages;
-        } catch (err) {
-          failure = err;
-          throw err;
-        } finally {
-          req.signal.removeEventListener("abort", onAbort);
-          log(failure);
-        }
-      })(),
-    };
-  };
+  });
 }
 
 /** The RPC protocol, from the request's content type. */

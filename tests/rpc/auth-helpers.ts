@@ -1,20 +1,16 @@
 /**
  * Shared by the AuthService rpc tests (not a test file itself): an AuthService behind an in-memory
- * Connect transport with the production error mapping, a client that drives the real opaque-ts
- * OpaqueClient (default scrypt stretching unless told otherwise), and an RFC 6238 TOTP written
- * here from the RFC, independent of the server's otplib-based one.
+ * Connect transport with the production error mapping, registration and login through the client
+ * driver (client/: the real opaque-ts client, default scrypt stretching unless told otherwise),
+ * and an RFC 6238 TOTP written here from the RFC, independent of the server's otplib-based one.
  */
 import { createHmac } from "node:crypto";
 import { Code, ConnectError, createClient, createRouterTransport, type Client, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
-import {
-  getOpaqueConfig,
-  KE2,
-  OpaqueClient,
-  OpaqueID,
-  RegistrationResponse,
-  type MemoryHardFn,
-} from "@cloudflare/opaque-ts";
+import { getOpaqueConfig, OpaqueID, type MemoryHardFn } from "@cloudflare/opaque-ts";
 import { expect } from "vitest";
+import { answerLoginChallenge, sendLoginInit } from "../../client/login.js";
+import { inProcessOpaque, OpaqueClientError } from "../../client/opaque-client.js";
+import { enrollTotp, register as registerThroughDriver } from "../../client/registration.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { createAuthModule, type AuthModule } from "../../server/rpc/auth-module.js";
@@ -72,39 +68,27 @@ export function from(ip: string): { headers: Record<string, string> } {
   return { headers: { [TEST_IP_HEADER]: ip, "user-agent": "auth-tests/1.0" } };
 }
 
-/** Both halves of registration through the real OPAQUE client; returns the enrollment token. */
+/** Both halves of registration through the client driver (client/); returns the enrollment token. */
 export async function register(
   client: AuthClient,
   username: string,
   password: string,
   options: { ip?: string; memHard?: MemoryHardFn } = {},
 ): Promise<{ enrollmentToken: string; serverIdentity: string; enrollmentExpiresAt: Date }> {
-  const call = from(options.ip ?? "192.0.2.10");
-  const opaque = new OpaqueClient(cfg, options.memHard);
-  const request = await opaque.registerInit(password);
-  if (request instanceof Error) throw request;
-  const init = await client.registerInit({ username, registrationRequest: Uint8Array.from(request.serialize()) }, call);
-  const finished = await opaque.registerFinish(
-    RegistrationResponse.deserialize(cfg, Array.from(init.registrationResponse)),
-    init.serverIdentity,
-    username.normalize("NFKC").toLowerCase(),
-  );
-  if (finished instanceof Error) throw finished;
-  const response = await client.registerFinish({ username, registrationRecord: Uint8Array.from(finished.record.serialize()) }, call);
-  const expiresAt = response.enrollmentExpiresAt;
+  const registration = await registerThroughDriver(client, username, password, {
+    opaque: inProcessOpaque(options.memHard),
+    callOptions: from(options.ip ?? "192.0.2.10"),
+  });
   return {
-    enrollmentToken: response.enrollmentToken,
-    serverIdentity: init.serverIdentity,
-    enrollmentExpiresAt: new Date(Number(expiresAt?.seconds ?? 0n) * 1000 + Math.floor((expiresAt?.nanos ?? 0) / 1e6)),
+    enrollmentToken: registration.enrollmentToken,
+    serverIdentity: registration.serverIdentity,
+    enrollmentExpiresAt: registration.enrollmentExpiresAt ?? new Date(0),
   };
 }
 
 /** SetupTotp then VerifyTotpSetup with a code from the independent TOTP below, at the server's clock. */
 export async function enroll(client: AuthClient, enrollmentToken: string, now: Date): Promise<{ secret: string; recoveryCodes: string[] }> {
-  const setup = await client.setupTotp({ enrollmentToken });
-  const code = rfc6238Code(setup.secret, now);
-  const verified = await client.verifyTotpSetup({ enrollmentToken, code }, from("192.0.2.10"));
-  return { secret: setup.secret, recoveryCodes: verified.recoveryCodes };
+  return await enrollTotp(client, enrollmentToken, (secret) => rfc6238Code(secret, now), from("192.0.2.10"));
 }
 
 export type LoginAttempt =
@@ -112,31 +96,27 @@ export type LoginAttempt =
   /** The client could not open its envelope: wrong password (or a fake record); no KE3 exists. */
   | { ok: false; loginId: string; ke2: Uint8Array; clientError: Error };
 
-/** LoginInit, then the client's authFinish. Does not call LoginFinish. */
+/** LoginInit, then the client's authFinish (the driver's steps). Does not call LoginFinish. */
 export async function beginLogin(
   client: AuthClient,
   username: string,
   password: string,
   options: { ip?: string; memHard?: MemoryHardFn } = {},
 ): Promise<LoginAttempt> {
-  const opaque = new OpaqueClient(cfg, options.memHard);
-  const ke1 = await opaque.authInit(password);
-  if (ke1 instanceof Error) throw ke1;
-  const init = await client.loginInit({ username, ke1: Uint8Array.from(ke1.serialize()) }, from(options.ip ?? "192.0.2.20"));
-  const finished = await opaque.authFinish(
-    KE2.deserialize(cfg, Array.from(init.ke2)),
-    init.serverIdentity,
-    username.normalize("NFKC").toLowerCase(),
-  );
-  if (finished instanceof Error) return { ok: false, loginId: init.loginId, ke2: init.ke2, clientError: finished };
-  return { ok: true, loginId: init.loginId, ke3: Uint8Array.from(finished.ke3.serialize()), ke2: init.ke2 };
+  const login = await inProcessOpaque(options.memHard).startLogin(password);
+  const init = await sendLoginInit(client, username, login, { callOptions: from(options.ip ?? "192.0.2.20") });
+  try {
+    return { ok: true, loginId: init.loginId, ke3: await answerLoginChallenge(login, username, init), ke2: init.ke2 };
+  } catch (err) {
+    if (!(err instanceof OpaqueClientError) || err.step !== "finish") throw err;
+    // opaque-ts's own error (EnvelopeRecoveryError for a wrong password), which tests compare.
+    return { ok: false, loginId: init.loginId, ke2: init.ke2, clientError: err.cause as Error };
+  }
 }
 
 /** A KE1 from the real client (its state is thrown away: enough for LoginInits never finished). */
 export async function someKe1(password = "whatever"): Promise<Uint8Array> {
-  const ke1 = await new OpaqueClient(cfg).authInit(password);
-  if (ke1 instanceof Error) throw ke1;
-  return Uint8Array.from(ke1.serialize());
+  return (await inProcessOpaque().startLogin(password)).ke1;
 }
 
 /** RFC 6238 TOTP (HMAC-SHA-1, 6 digits, 30 s), straight from the RFC, for a base32 secret. */

@@ -4,12 +4,12 @@
  * a budget of its own. AuthService and SessionService share one context here, as in one process.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { KE2, OpaqueClient } from "@cloudflare/opaque-ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSession, logIn } from "../../client/login.js";
 import { AttemptLimits } from "../../server/auth/attempt-limits.js";
 import { deviceTokenHash } from "../../server/session/device-credential-store.js";
 import { callOptions, bearer, createSessionHarness, nextTotpStep, type SessionHarness } from "../support/session-fixture.js";
-import { type AuthHarness, cfg, enroll, from, register, rfc6238Code, someKe1, startAuth } from "./auth-helpers.js";
+import { type AuthHarness, enroll, from, register, rfc6238Code, someKe1, startAuth } from "./auth-helpers.js";
 
 let auth: AuthHarness;
 let sessions: SessionHarness;
@@ -39,19 +39,16 @@ async function owner(username: string): Promise<string> {
  * carrying the browser's cookie), LoginFinish, CreateSession with the current TOTP code.
  */
 async function fullLogin(username: string, secret: string, options: { deviceToken?: string; headers?: Record<string, string>; ip?: string } = {}) {
-  const opaque = new OpaqueClient(cfg);
-  const request = await opaque.authInit(PASSWORD);
-  if (request instanceof Error) throw request;
   const call = { headers: { ...from(options.ip ?? "198.51.100.7").headers, ...options.headers } };
-  const init = await auth.client.loginInit({ username, ke1: Uint8Array.from(request.serialize()), deviceToken: options.deviceToken ?? "" }, call);
-  const finished = await opaque.authFinish(KE2.deserialize(cfg, Array.from(init.ke2)), init.serverIdentity, username);
-  if (finished instanceof Error) throw finished;
-  const { loginToken } = await auth.client.loginFinish({ loginId: init.loginId, ke3: Uint8Array.from(finished.ke3.serialize()) }, call);
+  const { loginToken } = await logIn(auth.client, username, PASSWORD, { callOptions: call, deviceToken: options.deviceToken });
   nextTotpStep(auth.ctx);
   const code = rfc6238Code(secret, auth.ctx.clock.now());
   let setCookies: string[] = [];
-  const created = await sessions.client.createSession(
-    { loginToken, secondFactor: { case: "totpCode", value: code }, deviceName: "owner's laptop" },
+  const created = await createSession(
+    sessions.client,
+    loginToken,
+    { totpCode: code },
+    "owner's laptop",
     callOptions(options.headers ?? {}, (headers) => (setCookies = headers.getSetCookie())),
   );
   return { created, setCookies };

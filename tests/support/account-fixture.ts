@@ -5,7 +5,10 @@
  * cap refuse.
  */
 import { createClient, createRouterTransport, type Client, type Interceptor } from "@connectrpc/connect";
-import { IdentityMemHardFn, KE2, OpaqueClient, RegistrationResponse, type MemoryHardFn } from "@cloudflare/opaque-ts";
+import { IdentityMemHardFn, type MemoryHardFn } from "@cloudflare/opaque-ts";
+import { changePassword as changePasswordThroughDriver } from "../../client/change-password.js";
+import { logIn } from "../../client/login.js";
+import { inProcessOpaque, OpaqueClientError } from "../../client/opaque-client.js";
 import { AccountService } from "../../gen/cypher/account/v1/account_pb.js";
 import { AdminService } from "../../gen/cypher/admin/v1/admin_pb.js";
 import { AuthService } from "../../gen/cypher/auth/v1/auth_pb.js";
@@ -21,7 +24,6 @@ import { createPasetoTokenService } from "../../server/tokens/paseto-token-servi
 import type { TokenService } from "../../server/tokens/token-service.js";
 import { createErrorMappingInterceptor } from "../../server/transport/error-mapping.js";
 import { peerAddressKey } from "../../server/transport/request-meta.js";
-import { cfg } from "../rpc/auth-helpers.js";
 import { bearer, callOptions, nextTotpStep, TEST_IP, type TestUser } from "./session-fixture.js";
 import type { TestContext } from "./test-context.js";
 
@@ -139,39 +141,22 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
  */
 export const TEST_MEM_HARD: MemoryHardFn = IdentityMemHardFn;
 
-/** OPAQUE login through the real client: a login token, or null when the client cannot finish (wrong password). */
+/** OPAQUE login through the client driver: a login token, or null when the client cannot finish (wrong password). */
 export async function opaqueLoginToken(auth: Client<typeof AuthService>, username: string, password: string): Promise<string | null> {
-  const client = new OpaqueClient(cfg, TEST_MEM_HARD);
-  const ke1 = await client.authInit(password);
-  if (ke1 instanceof Error) throw ke1;
-  const init = await auth.loginInit({ username, ke1: Uint8Array.from(ke1.serialize()) }, callOptions());
-  const finished = await client.authFinish(KE2.deserialize(cfg, Array.from(init.ke2)), init.serverIdentity, username);
-  if (finished instanceof Error) return null;
-  const res = await auth.loginFinish({ loginId: init.loginId, ke3: Uint8Array.from(finished.ke3.serialize()) }, callOptions());
-  return res.loginToken;
+  try {
+    return (await logIn(auth, username, password, { opaque: inProcessOpaque(TEST_MEM_HARD), callOptions: callOptions() })).loginToken;
+  } catch (err) {
+    if (err instanceof OpaqueClientError && err.step === "finish") return null;
+    throw err;
+  }
 }
 
-/** ChangePasswordInit + the client's registerFinish + ChangePasswordFinish, with the real OPAQUE client. */
+/** ChangePasswordInit + the client's registerFinish + ChangePasswordFinish, through the client driver. */
 export async function changePassword(
   account: Client<typeof AccountService>,
   accessToken: string,
   params: { reauthToken: string; username: string; newPassword: string; serverIdentity: string; keepOtherSessions?: boolean; memHard?: MemoryHardFn },
 ): Promise<void> {
-  const client = new OpaqueClient(cfg, params.memHard ?? TEST_MEM_HARD);
-  const request = await client.registerInit(params.newPassword);
-  if (request instanceof Error) throw request;
-  const init = await account.changePasswordInit(
-    { reauthToken: params.reauthToken, registrationRequest: Uint8Array.from(request.serialize()) },
-    bearer(accessToken),
-  );
-  const finished = await client.registerFinish(
-    RegistrationResponse.deserialize(cfg, Array.from(init.registrationResponse)),
-    params.serverIdentity,
-    params.username,
-  );
-  if (finished instanceof Error) throw finished;
-  await account.changePasswordFinish(
-    { reauthToken: params.reauthToken, registrationRecord: Uint8Array.from(finished.record.serialize()), keepOtherSessions: params.keepOtherSessions ?? false },
-    bearer(accessToken),
-  );
+  const { memHard, ...change } = params;
+  await changePasswordThroughDriver(account, change, { opaque: inProcessOpaque(memHard ?? TEST_MEM_HARD), callOptions: bearer(accessToken) });
 }

@@ -17,8 +17,10 @@ import {
   SERVICE_UNAVAILABLE_MESSAGE,
   USERNAME_TAKEN_MESSAGE,
 } from "../../web/src/client/error-messages.js";
+import { OpaqueClientError } from "../../client/opaque-client.js";
 import { FlowError } from "../../web/src/client/flow-error.js";
 import { WRONG_CREDENTIALS_MESSAGE } from "../../web/src/client/login.js";
+import { withOpaqueFailures } from "../../web/src/client/opaque-failure.js";
 import { passwordProblem } from "../../web/src/client/password.js";
 import { normalizeTotpCode } from "../../web/src/client/register.js";
 import { normalizeUsername, usernameProblem } from "../../web/src/client/username.js";
@@ -163,5 +165,22 @@ describe("access-token timing", () => {
     expect(isUsable(t, 894_000)).toBe(true);
     expect(isUsable(t, 896_000)).toBe(false);
     expect(isFresh(undefined, 0)).toBe(false);
+  });
+});
+
+describe("the client driver's OPAQUE failures, as the app words them", () => {
+  const failing = (step: "start" | "read-answer" | "finish") => () => Promise.reject(new OpaqueClientError(step, "driver"));
+
+  it("reports a login that does not finish as wrong credentials, and the rest as protocol failures", async () => {
+    await expect(withOpaqueFailures("login", failing("finish"))).rejects.toMatchObject({ kind: "wrong-credentials", message: WRONG_CREDENTIALS_MESSAGE });
+    await expect(withOpaqueFailures("login", failing("read-answer"))).rejects.toMatchObject({ kind: "protocol" });
+    await expect(withOpaqueFailures("register", failing("finish"))).rejects.toMatchObject({ kind: "protocol" });
+    await expect(withOpaqueFailures("register", failing("start"))).rejects.toBeInstanceOf(FlowError);
+  });
+
+  it("lets server errors through untouched, for describeError to word", async () => {
+    const refused = new ConnectError("authentication failed", Code.Unauthenticated);
+    await expect(withOpaqueFailures("login", () => Promise.reject(refused))).rejects.toBe(refused);
+    await expect(withOpaqueFailures("login", async () => 42)).resolves.toBe(42);
   });
 });

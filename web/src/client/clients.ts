@@ -4,22 +4,13 @@
  * Every request carries `x-cypher-client: web`: that is what tells SessionService to put the
  * refresh token in an HttpOnly cookie instead of the response body, so page JavaScript never sees it.
  */
-import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { AuthService } from "../../../gen/cypher/auth/v1/auth_pb.js";
-import { SessionService } from "../../../gen/cypher/session/v1/session_pb.js";
+
+export { createCypherClients, type AuthClient, type CypherClients, type SessionClient } from "../../../client/cypher-clients.js";
 
 export const WEB_CLIENT_HEADER = "x-cypher-client";
 export const WEB_CLIENT_HEADER_VALUE = "web";
-
-export type AuthClient = Client<typeof AuthService>;
-export type SessionClient = Client<typeof SessionService>;
-
-export interface CypherClients {
-  auth: AuthClient;
-  /** Calls that carry no access token: CreateSession, RefreshSession (the cookie is the credential). */
-  session: SessionClient;
-}
 
 export interface TransportOptions {
   /** Where Cypher answers; the page's own origin by default. */
@@ -47,11 +38,4 @@ export function createCypherTransport(options: TransportOptions = {}): Transport
     defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
-}
-
-export function createCypherClients(transport: Transport): CypherClients {
-  return {
-    auth: createClient(AuthService, transport),
-    session: createClient(SessionService, transport),
-  };
 }

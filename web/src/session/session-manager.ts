@@ -15,6 +15,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Session, TokenPair } from "../../../gen/cypher/session/v1/session_pb.js";
+import { createSession, type SecondFactor } from "../../../client/login.js";
 import type { SessionClient } from "../client/clients.js";
 import type { PasswordProof } from "../client/login.js";
 import { accessTokenFrom, isFresh, isUsable, refreshDelayMs, type AccessToken } from "./access-token.js";
@@ -40,7 +41,7 @@ export type SessionState =
   | { status: "signed-out"; reason: SignedOutReason }
   | { status: "signed-in"; session: SessionInfo };
 
-export type SecondFactor = { totpCode: string } | { recoveryCode: string };
+export type { SecondFactor };
 
 /** The subset of `navigator.locks` used here. */
 export interface LockManagerLike {
@@ -140,11 +141,7 @@ export class SessionManager {
   async signIn(proof: PasswordProof, factor: SecondFactor, deviceName: string): Promise<SessionInfo> {
     // Under the lock: a refresh in another tab must not overwrite the new session's cookie.
     return await this.locks.request(REFRESH_LOCK_NAME, async () => {
-      const res = await this.session.createSession({
-        loginToken: proof.loginToken,
-        secondFactor: "totpCode" in factor ? { case: "totpCode", value: factor.totpCode } : { case: "recoveryCode", value: factor.recoveryCode },
-        deviceName,
-      });
+      const res = await createSession(this.session, proof.loginToken, factor, deviceName);
       return this.adoptResponse(res.tokens, res.session);
     });
   }
