@@ -20,6 +20,8 @@ export interface PasswordProof {
   loginToken: string;
   /** Absent only if the server left the field out. */
   expiresAt: Date | undefined;
+  /** The server's OPAQUE identity, from LoginInit: a new password (ChangePassword) is registered under it. */
+  serverIdentity: string;
 }
 
 /** LoginInit with the KE1 of a started login. `username` is sent as given. */
@@ -38,10 +40,11 @@ export async function answerLoginChallenge(login: LoginInProgress, username: str
   return await login.finish(init.ke2, init.serverIdentity, opaqueIdentity(username));
 }
 
-export async function sendLoginFinish(auth: AuthClient, username: string, loginId: string, ke3: Uint8Array, callOptions?: CallOptions): Promise<PasswordProof> {
-  const res = await auth.loginFinish({ loginId, ke3 }, callOptions);
+export async function sendLoginFinish(auth: AuthClient, username: string, init: LoginInitResponse, ke3: Uint8Array, callOptions?: CallOptions): Promise<PasswordProof> {
+  const res = await auth.loginFinish({ loginId: init.loginId, ke3 }, callOptions);
   return {
     username: opaqueIdentity(username),
+    serverIdentity: init.serverIdentity,
     loginToken: res.loginToken,
     expiresAt: res.loginTokenExpiresAt ? timestampDate(res.loginTokenExpiresAt) : undefined,
   };
@@ -50,7 +53,7 @@ export async function sendLoginFinish(auth: AuthClient, username: string, loginI
 /** After LoginInit: the client's finish and LoginFinish. */
 export async function completeLogin(auth: AuthClient, username: string, login: LoginInProgress, init: LoginInitResponse, callOptions?: CallOptions): Promise<PasswordProof> {
   const ke3 = await answerLoginChallenge(login, username, init);
-  return await sendLoginFinish(auth, username, init.loginId, ke3, callOptions);
+  return await sendLoginFinish(auth, username, init, ke3, callOptions);
 }
 
 /** The password part of login, whole. */

@@ -160,7 +160,7 @@ class FakeSessionServer {
   }
 }
 
-const PROOF: PasswordProof = { username: "alice", loginToken: "good-login-token", expiresAt: new Date(0) };
+const PROOF: PasswordProof = { username: "alice", loginToken: "good-login-token", expiresAt: new Date(0), serverIdentity: "cypher" };
 
 describe("session manager", () => {
   let managers: SessionManager[] = [];

@@ -4,15 +4,14 @@
  * proven again by the ordinary OPAQUE login, then a TOTP or recovery code, which together buy a
  * reauth token for one change, bound to this session, for at most five minutes.
  */
-import { OpaqueClient, RegistrationResponse } from "@cloudflare/opaque-ts";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { changePassword as changeRegisteredPassword } from "../../../client/change-password.js";
 import { AccountService, type Account } from "../../../gen/cypher/account/v1/account_pb.js";
-import { fromBytes, toBytes } from "./bytes.js";
 import type { CypherClients } from "./clients.js";
 import { FlowError } from "./flow-error.js";
 import { login } from "./login.js";
-import { opaqueConfig, parseServerMessage, unwrap } from "./opaque.js";
+import { withOpaqueFailures } from "./opaque-failure.js";
 import { passwordProblem } from "./password.js";
 import { normalizeTotpCode, type TotpSetup } from "./register.js";
 
@@ -61,27 +60,13 @@ export async function stepUp(clients: CypherClients, account: AccountClient, use
       ? ({ case: "totpCode", value: normalizeTotpCode(factor.totpCode) } as const)
       : ({ case: "recoveryCode", value: normalizeRecoveryCodeInput(factor.recoveryCode) } as const);
   if (password === "") throw new FlowError("wrong-credentials", "Enter your password.");
-  // login() keeps LoginInit's server identity to itself; a change of password needs it, so the
-  // step-up watches that one answer go by instead of repeating the key exchange here.
-  let serverIdentity = "";
-  const watched: CypherClients = {
-    ...clients,
-    auth: {
-      ...clients.auth,
-      loginInit: async (...args: Parameters<CypherClients["auth"]["loginInit"]>) => {
-        const res = await clients.auth.loginInit(...args);
-        serverIdentity = res.serverIdentity;
-        return res;
-      },
-    },
-  };
-  const proof = await login(watched, username, password);
+  const proof = await login(clients, username, password);
   const res = await account.reauthenticate({ loginToken: proof.loginToken, secondFactor });
   return {
     username: proof.username,
     reauthToken: res.reauthToken,
     expiresAt: res.reauthTokenExpiresAt ? timestampDate(res.reauthTokenExpiresAt) : new Date(Date.now() + 5 * 60_000),
-    serverIdentity,
+    serverIdentity: proof.serverIdentity,
   };
 }
 
@@ -94,20 +79,15 @@ export async function changePassword(
 ): Promise<void> {
   const badPassword = passwordProblem(newPassword);
   if (badPassword !== null) throw new FlowError("invalid-password", badPassword);
-  const cfg = opaqueConfig();
-  const client = new OpaqueClient(cfg);
-  const request = unwrap(await client.registerInit(newPassword), () => new FlowError("protocol", "Could not start the password change in this browser."));
-  const init = await account.changePasswordInit({ reauthToken: proof.reauthToken, registrationRequest: toBytes(request.serialize()) });
-  const response = parseServerMessage(() => RegistrationResponse.deserialize(cfg, fromBytes(init.registrationResponse)));
-  const { record } = unwrap(
-    await client.registerFinish(response, proof.serverIdentity, proof.username),
-    () => new FlowError("protocol", "The server's answer did not check out."),
+  await withOpaqueFailures("register", () =>
+    changeRegisteredPassword(account, {
+      reauthToken: proof.reauthToken,
+      username: proof.username,
+      newPassword,
+      serverIdentity: proof.serverIdentity,
+      keepOtherSessions: options.keepOtherSessions,
+    }),
   );
-  await account.changePasswordFinish({
-    reauthToken: proof.reauthToken,
-    registrationRecord: toBytes(record.serialize()),
-    keepOtherSessions: options.keepOtherSessions,
-  });
 }
 
 /** A new authenticator secret, pending until `confirmAuthenticator`; the current one keeps working. */

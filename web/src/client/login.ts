@@ -17,6 +17,8 @@ export interface PasswordProof {
   username: string;
   loginToken: string;
   expiresAt: Date;
+  /** The server's OPAQUE identity, from LoginInit: a password change registers under it. */
+  serverIdentity: string;
 }
 
 export async function login(clients: CypherClients, username: string, password: string): Promise<PasswordProof> {
