@@ -86,7 +86,9 @@ export async function reauthenticate(
       });
       throw unauthenticated("SECOND_FACTOR_INVALID");
     }
+    // No code was judged: the token may be tried again, and the attempt does not count.
     await claim.release().catch((releaseError: unknown) => deps.logger.warn("could not release a login token claim", { error: releaseError }));
+    await attempt.abandoned().catch((abandonError: unknown) => deps.logger.warn("could not take back a second-factor attempt", { error: abandonError }));
     throw error;
   }
 }

@@ -9,12 +9,12 @@ export interface SecondFactorFailures {
   /**
    * Counts one attempt for the account BEFORE its code is tested; throws ResourceExhausted (with a
    * retry delay) while the account may not try another code. The attempt is then reported as
-   * failed (a wrong code) or succeeded (the count starts afresh). SecondFactorLockout
+   * failed (a wrong code), succeeded (the count starts afresh) or abandoned (no code was judged). SecondFactorLockout
    * (session/second-factor-lockout.ts) is the implementation; logins share its count.
    */
   reserve(attempt: SecondFactorAttemptContext): Promise<SecondFactorAttempt>;
 }
 
 export const noSecondFactorFailureCap: SecondFactorFailures = {
-  reserve: async () => ({ succeeded: async () => {}, failed: async () => ({ failures: 0, lockedOut: false }) }),
+  reserve: async () => ({ succeeded: async () => {}, failed: async () => ({ failures: 0, lockedOut: false }), abandoned: async () => {} }),
 };

@@ -5,6 +5,7 @@
  *   2. claimed in the KV store for this attempt (single use, burnt after N wrong codes);
  *   3. one attempt reserved on the account's second-factor count (second-factor-lockout.ts):
  *      refused with ResourceExhausted, before any code is checked, while the account is locked out;
+ *      taken back when the call fails before the code is judged (an outage, a lock meanwhile);
  *   4. one PostgreSQL transaction: the account (active, not locked, with TOTP), the second factor spent,
  *      the session row, its first refresh-token row, a new device credential (its token is the
  *      response's device_token, see device-credential-store.ts), the audit entry;
@@ -167,9 +168,11 @@ export async function createSession(
       });
       throw unauthenticated("SECOND_FACTOR_INVALID");
     }
-    // Nothing was committed: the token may be tried again. (A release that fails leaves the token
-    // claimed until it expires, which only costs the user a new login.)
+    // Nothing was committed and no code was judged: the token may be tried again, and the attempt
+    // does not count. (A release that fails leaves the token claimed until it expires, which only
+    // costs the user a new login; a count left behind ages out with its window.)
     await claim.release().catch((releaseError: unknown) => deps.logger.warn("could not release a login token claim", { error: releaseError }));
+    await attempt.abandoned().catch((abandonError: unknown) => deps.logger.warn("could not take back a second-factor attempt", { error: abandonError }));
     throw error;
   }
 

@@ -51,6 +51,11 @@ export interface SecondFactorAttempt {
   succeeded(): Promise<void>;
   /** The code was wrong; `lockedOut` when this failure filled the count (audited here). */
   failed(): Promise<{ failures: number; lockedOut: boolean }>;
+  /**
+   * The call ended before the code was judged (an outage, an account locked meanwhile): the
+   * attempt is taken back, so retries through an outage cannot lock the owner out.
+   */
+  abandoned(): Promise<void>;
 }
 
 export class SecondFactorLockout {
@@ -82,6 +87,9 @@ export class SecondFactorLockout {
     return {
       succeeded: async () => {
         await this.#kv.del(key);
+      },
+      abandoned: async () => {
+        await this.#kv.decrement(key);
       },
       failed: async () => {
         const lockedOut = count === maxFailures;

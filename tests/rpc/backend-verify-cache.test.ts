@@ -124,6 +124,7 @@ describe("the in-process copy of a session", () => {
       getDel: (key) => kv.getDel(key),
       del: (...keys) => kv.del(...keys),
       increment: (key, windowMs) => kv.increment(key, windowMs),
+      decrement: (key) => kv.decrement(key),
       publish: (channel, message) => kv.publish(channel, message),
       subscribe: async () => async () => {},
       ping: () => kv.ping(),

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { totpCodeAt } from "../../server/auth/totp.js";
+import { putLock, removeLock } from "../../server/storage/account-lock-store.js";
 import { callOptions, createActiveUser, createSessionHarness, expectRpcError, nextTotpStep, type SessionHarness, type TestUser } from "../support/session-fixture.js";
 import { createTestContext, type TestContext } from "../support/test-context.js";
 import { retryDelayMsOf } from "./auth-helpers.js";
@@ -103,5 +104,18 @@ describe("wrong second factors per account", () => {
     nextTotpStep(ctx);
     await expect(tryTotp(user, await h.totp(user))).resolves.toHaveProperty("session");
     await expectRpcError(tryTotp(other, await h.totp(other)), Code.ResourceExhausted);
+  });
+
+  it("does not count attempts that end before the code is judged (here: the account locked meanwhile)", async () => {
+    const user = await createActiveUser(ctx);
+    const tokens = await Promise.all(Array.from({ length: 12 }, () => h.loginToken(user)));
+    await putLock(ctx.db, { userId: user.id, at: ctx.clock.now(), reason: "test", by: "test" });
+    // Twelve calls, more than the cap, each refused before any code is looked at.
+    for (const loginToken of tokens) await expectRpcError(tryTotp(user, await wrongTotp(user), loginToken), Code.Unauthenticated, "TOKEN_INVALID");
+    await removeLock(ctx.db, user.id);
+    // None of them counted: ten wrong codes are still judged, and the right code then works.
+    for (let i = 0; i < 9; i++) await expectRpcError(tryTotp(user, await wrongTotp(user)), Code.Unauthenticated, "SECOND_FACTOR_INVALID");
+    nextTotpStep(ctx);
+    await expect(tryTotp(user, await h.totp(user))).resolves.toHaveProperty("session");
   });
 });

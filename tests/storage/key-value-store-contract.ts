@@ -147,6 +147,25 @@ export function keyValueStoreContract(backend: KeyValueStoreBackend): void {
       expect(third.ttlMs).toBeGreaterThan(200);
     });
 
+    it("decrement takes back one increment within the same window, never below zero, and never creates a counter", async () => {
+      const key = unique("decr");
+      const first = await store.increment(key, 60_000);
+      await store.increment(key, 60_000);
+      await peer.decrement(key);
+      const third = await store.increment(key, 60_000);
+      expect(third.count).toBe(2);
+      // The window is the first increment's, not a new one.
+      expect(third.ttlMs).toBeLessThanOrEqual(first.ttlMs);
+      for (let i = 0; i < 4; i++) await store.decrement(key);
+      expect((await store.increment(key, 60_000)).count).toBe(1);
+
+      const absent = unique("decr-absent");
+      await store.decrement(absent);
+      const created = await store.increment(absent, 60_000);
+      expect(created.count).toBe(1);
+      expect(created.ttlMs).toBeGreaterThan(59_000);
+    });
+
     it("counts 100 parallel increments from two instances to exactly 100", async () => {
       const key = unique("incr-race");
       const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? store : peer).increment(key, 10_000)));

@@ -75,6 +75,7 @@ export async function createAccountHarness(ctx: TestContext): Promise<AccountHar
         if (capped.has(userId)) throw resourceExhausted(60_000);
         return {
           succeeded: async () => {},
+          abandoned: async () => {},
           failed: async () => {
             seamCalls.push({ seam: "recordFailure", userId });
             return { failures: 1, lockedOut: false };

@@ -37,10 +37,23 @@ return { count, ttl }
 
 export const INCREMENT_COMMAND = { numberOfKeys: 1, lua: INCREMENT_IN_WINDOW_LUA } as const;
 
+/** DECR only while the counter exists and is positive: DECR alone would create -1 with no expiry. */
+export const DECREMENT_IN_WINDOW_LUA = `
+local count = tonumber(redis.call('GET', KEYS[1]))
+if count and count > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+`;
+
+export const DECREMENT_COMMAND = { numberOfKeys: 1, lua: DECREMENT_IN_WINDOW_LUA } as const;
+
 declare module "ioredis" {
   interface RedisCommander<Context> {
     /** See INCREMENT_IN_WINDOW_LUA in ioredis-key-value-store.ts. */
     cypherIncrementInWindow(key: string, windowMs: number): Result<[number, number], Context>;
+    /** See DECREMENT_IN_WINDOW_LUA in ioredis-key-value-store.ts. */
+    cypherDecrementInWindow(key: string): Result<number, Context>;
   }
 }
 
@@ -59,7 +72,7 @@ export interface IoredisStoreOptions {
 }
 
 /** The commands the stores send, which the single-node and the cluster client both have. */
-export type StoreCommands = Pick<Redis, "set" | "getBuffer" | "getdelBuffer" | "del" | "ping" | "cypherIncrementInWindow" | "publish" | "spublish">;
+export type StoreCommands = Pick<Redis, "set" | "getBuffer" | "getdelBuffer" | "del" | "ping" | "cypherIncrementInWindow" | "cypherDecrementInWindow" | "publish" | "spublish">;
 
 /** How the stores' pub/sub speaks: classic (one Redis) or sharded (a cluster). */
 export interface PubSubDialect {
@@ -156,6 +169,10 @@ export abstract class IoredisKeyValueStore implements KeyValueStore {
     const px = requireTtlMs(windowMs, "windowMs");
     const [count, ttlMs] = await this.run(() => this.commands.cypherIncrementInWindow(this.key(key), px));
     return { count: Number(count), ttlMs: Number(ttlMs) };
+  }
+
+  async decrement(key: string): Promise<void> {
+    await this.run(() => this.commands.cypherDecrementInWindow(this.key(key)));
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -20,6 +20,11 @@ export interface KeyValueStore {
    * by later increments (a fixed window). Returns the new count and the milliseconds left.
    */
   increment(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }>;
+  /**
+   * Atomically takes back one `increment` of a counter that still exists, keeping its window; never
+   * below zero, and never creates a key.
+   */
+  decrement(key: string): Promise<void>;
   /** Delivers `message` to every subscriber of `channel` on every instance sharing this store. */
   publish(channel: string, message: string): Promise<void>;
   /** Calls `handler` for each message on `channel` until the returned function is called. Resolves once subscribed. */

@@ -73,6 +73,11 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return { count: counter.count, ttlMs: counter.expiresAtMs - now };
   }
 
+  async decrement(key: string): Promise<void> {
+    const counter = this.#counters.get(key);
+    if (counter && counter.expiresAtMs > this.#nowMs() && counter.count > 0) counter.count -= 1;
+  }
+
   async publish(channel: string, message: string): Promise<void> {
     for (const handler of this.#subscribers.get(channel) ?? []) {
       // Delivered asynchronously, as Redis would: a publisher never runs subscriber code inline.

@@ -20,7 +20,7 @@ import net from "node:net";
 import tls from "node:tls";
 import calculateSlot from "cluster-key-slot";
 import { AbstractConnector, Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
-import { failFastOptions, INCREMENT_COMMAND, IoredisKeyValueStore, quitOrDisconnect, type IoredisStoreOptions } from "./ioredis-key-value-store.js";
+import { DECREMENT_COMMAND, failFastOptions, INCREMENT_COMMAND, IoredisKeyValueStore, quitOrDisconnect, type IoredisStoreOptions } from "./ioredis-key-value-store.js";
 
 export interface RedisClusterKeyValueStoreOptions extends IoredisStoreOptions {
   /** Seed nodes; the client discovers the others (CLUSTER SLOTS). */
@@ -58,7 +58,7 @@ export class RedisClusterKeyValueStore extends IoredisKeyValueStore {
       slotsRefreshInterval: options.slotsRefreshIntervalMs ?? 2_000,
       slotsRefreshTimeout: options.connectTimeoutMs ?? 2_000,
       redisOptions: nodeOptions,
-      scripts: { cypherIncrementInWindow: INCREMENT_COMMAND },
+      scripts: { cypherIncrementInWindow: INCREMENT_COMMAND, cypherDecrementInWindow: DECREMENT_COMMAND },
     });
     const store = new RedisClusterKeyValueStore(options, cluster, { ...nodeOptions, ...failFastOptions(options) });
     try {

@@ -4,7 +4,7 @@
  * Commands, failure policy and subscriptions: see ioredis-key-value-store.ts.
  */
 import { Redis } from "ioredis";
-import { DEFAULT_KEY_PREFIX, failFastOptions, INCREMENT_COMMAND, IoredisKeyValueStore, quitOrDisconnect, type IoredisStoreOptions } from "./ioredis-key-value-store.js";
+import { DECREMENT_COMMAND, DEFAULT_KEY_PREFIX, failFastOptions, INCREMENT_COMMAND, IoredisKeyValueStore, quitOrDisconnect, type IoredisStoreOptions } from "./ioredis-key-value-store.js";
 
 export { DEFAULT_KEY_PREFIX };
 
@@ -20,6 +20,7 @@ export class RedisKeyValueStore extends IoredisKeyValueStore {
   static async connect(options: RedisKeyValueStoreOptions): Promise<RedisKeyValueStore> {
     const redis = new Redis(options.url, failFastOptions(options));
     redis.defineCommand("cypherIncrementInWindow", INCREMENT_COMMAND);
+    redis.defineCommand("cypherDecrementInWindow", DECREMENT_COMMAND);
     const store = new RedisKeyValueStore(options, redis);
     try {
       await store.connectAndPing(redis, "commands");
