@@ -11,31 +11,38 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { createRequire } from "node:module";
 import path from "node:path";
 
-function pgliteVersion(): string {
+/** PGlite's package folder and version. */
+function pglitePackage(): { dir: string; version: string } {
   // The package does not export its package.json: walk up from its entry point.
   let dir = path.dirname(createRequire(import.meta.url).resolve("@electric-sql/pglite"));
   for (;;) {
     const manifest = path.join(dir, "package.json");
     if (existsSync(manifest)) {
       const { name, version } = JSON.parse(readFileSync(manifest, "utf8")) as { name?: string; version?: string };
-      if (name === "@electric-sql/pglite" && version) return version;
+      if (name === "@electric-sql/pglite") return { dir, version: version ?? "unknown" };
     }
     const parent = path.dirname(dir);
-    if (parent === dir) return "unknown";
+    if (parent === dir) throw new Error("@electric-sql/pglite has no package.json");
     dir = parent;
   }
 }
 
+/**
+ * In `.cache/cypher` of the node_modules folder that holds PGlite: found from the package, not
+ * from this file, so the sources (server/storage/) and the compiled server (dist/server/storage/)
+ * agree on it.
+ */
 export function embeddedTemplatePath(): string {
-  const cacheDir = path.resolve(import.meta.dirname, "../../node_modules/.cache/cypher");
-  return path.join(cacheDir, `pglite-${pgliteVersion()}-cluster.tar.gz`);
+  const pglite = pglitePackage();
+  const nodeModules = path.dirname(path.dirname(pglite.dir)); // <node_modules>/@electric-sql/pglite
+  return path.join(nodeModules, ".cache", "cypher", `pglite-${pglite.version}-cluster.tar.gz`);
 }
 
 /** The saved cluster as PGlite's `loadDataDir` wants it, or undefined when there is none. */
 export function loadEmbeddedTemplate(): Blob | undefined {
-  const file = embeddedTemplatePath();
-  if (!existsSync(file)) return undefined;
   try {
+    const file = embeddedTemplatePath();
+    if (!existsSync(file)) return undefined;
     return new Blob([readFileSync(file)]);
   } catch {
     return undefined;

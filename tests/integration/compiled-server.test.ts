@@ -15,6 +15,7 @@ import { startServerProcess, type ServerProcess } from "../../bench/support/serv
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { buildServer } from "../../server/build-server.js";
 import { PROJECT_ROOT } from "../../server/project-root.js";
+import { embeddedTemplatePath } from "../../server/storage/embedded-template.js";
 
 describe("the compiled server (npm start), embedded defaults", () => {
   let build: string;
@@ -31,6 +32,11 @@ describe("the compiled server (npm start), embedded defaults", () => {
     if (server && server.child.exitCode === null) server.child.kill("SIGKILL");
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     if (build) rmSync(build, { recursive: true, force: true });
+  });
+
+  it("finds the embedded-database template where the sources do (else every first start runs initdb)", async () => {
+    const compiled = (await import(path.join(build, "server", "storage", "embedded-template.js"))) as typeof import("../../server/storage/embedded-template.js");
+    expect(compiled.embeddedTemplatePath()).toBe(embeddedTemplatePath());
   });
 
   it("serves the web app, a whole registration and login (OPAQUE on worker threads), and the internal port; exits 0 on SIGTERM", { timeout: 60_000 }, async () => {

@@ -10,9 +10,10 @@
  *  - Pub/sub is sharded (SPUBLISH/SSUBSCRIBE, Redis 7): a message goes to the shard owning the
  *    channel's slot only, not over the whole cluster bus. Every channel of a store carries the
  *    same hash tag, so one subscriber connection (to that shard's master) serves them all. When
- *    the master changes (failover, slot migration) the connection closes or Redis unsubscribes it;
- *    either way the store reports "lost", finds the new owner, subscribes again and reports
- *    "restored".
+ *    the master changes (failover, slot migration) the connection closes, Redis unsubscribes it,
+ *    or (a master that hangs instead of dying) it stays open and silent: a watchdog on every slot
+ *    map refresh catches that last case, by the slot's new owner or an unanswered PING. Either way
+ *    the store reports "lost", finds the new owner, subscribes again and reports "restored".
  *  - Replication is asynchronous: a write acknowledged by a master that dies before its replica
  *    copied it is lost at failover (see SECURITY.md for what that means for each kind of key).
  */
@@ -104,6 +105,8 @@ export class RedisClusterKeyValueStore extends IoredisKeyValueStore {
     const cluster = this.#cluster;
     const slot = this.#channelSlot;
     const useTls = this.#nodeOptions.tls !== undefined;
+    /** The node the subscriber connected to last ("host:port"). */
+    let target: string | undefined;
     class SlotOwnerConnector extends AbstractConnector {
       constructor(options: unknown) {
         super((options as { disconnectTimeout?: number }).disconnectTimeout ?? 2_000);
@@ -111,6 +114,7 @@ export class RedisClusterKeyValueStore extends IoredisKeyValueStore {
       connect(): Promise<net.Socket> {
         this.connecting = true;
         const owner = cluster.slots[slot]?.[0];
+        target = owner;
         return new Promise((resolve, reject) => {
           process.nextTick(() => {
             if (!this.connecting) return reject(new Error("Connection is closed."));
@@ -141,7 +145,47 @@ export class RedisClusterKeyValueStore extends IoredisKeyValueStore {
     // Redis unsubscribes a shard channel itself when its slot moves away (ioredis emits "moved"):
     // re-read the slot map, then reconnect to the new owner.
     subscriber.on("moved", () => cluster.refreshSlotsCache(() => this.subscriptionDropped(subscriber)));
+    const watchdog = this.#subscriberWatchdog(subscriber, () => target);
+    cluster.on("refresh", watchdog);
+    subscriber.once("end", () => cluster.off("refresh", watchdog));
     return subscriber;
+  }
+
+  /**
+   * Runs after every slot map refresh (every slotsRefreshInterval while the cluster answers). A
+   * master that hangs (a frozen host, a partition) neither closes the subscriber's connection
+   * nor unsubscribes it: the connection stays "ready" and hears nothing, so without this the
+   * broadcasts would stop silently, for good. Reconnects (to the owner in the fresh map) when
+   * the slot has a new owner, or when the subscriber does not answer a PING within the command
+   * timeout.
+   */
+  #subscriberWatchdog(subscriber: Redis, connectedTo: () => string | undefined): () => void {
+    const cluster = this.#cluster;
+    const slot = this.#channelSlot;
+    let pinging = false;
+    return () => {
+      if (this.closed || subscriber.status === "end") return;
+      const owner = cluster.slots[slot]?.[0];
+      const target = connectedTo();
+      if (owner !== undefined && target !== undefined && owner !== target) {
+        this.logger?.warn("redis subscriber's slot has a new owner; reconnecting", { from: target, to: owner });
+        this.subscriptionDropped(subscriber);
+        return;
+      }
+      if (pinging || subscriber.status !== "ready") return;
+      pinging = true;
+      subscriber.ping().then(
+        () => {
+          pinging = false;
+        },
+        (error: unknown) => {
+          pinging = false;
+          if (this.closed || subscriber.status !== "ready") return;
+          this.logger?.warn("redis subscriber did not answer PING; reconnecting", { error });
+          this.subscriptionDropped(subscriber);
+        },
+      );
+    };
   }
 
   protected closeCommands(): Promise<void> {

@@ -20,6 +20,8 @@ interface Node {
   port: number;
   busPort: number;
   child: ChildProcess;
+  /** Stopped with SIGSTOP: its sockets stay open but it never answers. */
+  frozen?: boolean;
 }
 
 export interface OwnRedisClusterOptions {
@@ -84,7 +86,7 @@ export class OwnRedisCluster {
   /** The port of the master that owns `slot` now, as the first live node that answers sees it. */
   async masterOf(slot: number): Promise<number> {
     for (const node of this.#alive()) {
-      const redis = new Redis({ host: "127.0.0.1", port: node.port, lazyConnect: true, retryStrategy: () => null });
+      const redis = new Redis({ host: "127.0.0.1", port: node.port, lazyConnect: true, retryStrategy: () => null, commandTimeout: 2_000 });
       try {
         await redis.connect();
         const ranges = await redis.cluster("SLOTS");
@@ -109,15 +111,33 @@ export class OwnRedisCluster {
     await exited;
   }
 
-  /** Waits until every live node reports cluster_state:ok and agrees on who owns every slot. */
+  /**
+   * Freezes one node (SIGSTOP): a hung host or a network partition rather than a crash. Its
+   * connections stay open and silent, so clients learn of it only from timeouts or the others.
+   */
+  async freeze(port: number): Promise<void> {
+    const node = this.nodes.find((n) => n.port === port);
+    if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return;
+    node.frozen = true;
+    node.child.kill("SIGSTOP");
+  }
+
+  /**
+   * Waits until every live node reports cluster_state:ok and agrees on who owns every slot, and
+   * every replica has finished its sync with its master. A replica whose link to its master was
+   * never up refuses to fail over, forever ("Disconnected from master for longer than allowed":
+   * its data age counts from the epoch), so a master killed before that point is never replaced.
+   */
   async waitUntilHealthy(timeoutMs = 30_000): Promise<void> {
     await this.#waitFor(async () => {
       for (const node of this.#alive()) {
         const info = await this.cli(node.port, "cluster", "info").catch(() => "");
         if (!/cluster_state:ok/.test(info) || !/cluster_slots_ok:16384/.test(info)) return false;
+        const replication = await this.cli(node.port, "info", "replication").catch(() => "");
+        if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return false;
       }
       return true;
-    }, "cluster_state:ok on every node", timeoutMs);
+    }, "cluster_state:ok and synced replicas on every node", timeoutMs);
   }
 
   async destroy(): Promise<void> {
@@ -126,7 +146,7 @@ export class OwnRedisCluster {
   }
 
   #alive(): Node[] {
-    return this.nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+    return this.nodes.filter((n) => !n.frozen && n.child.exitCode === null && n.child.signalCode === null);
   }
 
   #spawn(port: number, busPort: number, nodeTimeoutMs: number): ChildProcess {
@@ -135,6 +155,8 @@ export class OwnRedisCluster {
       "--cluster-enabled", "yes", "--cluster-port", String(busPort),
       "--cluster-config-file", path.join(this.dir, `nodes-${port}.conf`),
       "--cluster-node-timeout", String(nodeTimeoutMs),
+      // A new replica's first sync would otherwise wait 5 s for more replicas to share it.
+      "--repl-diskless-sync-delay", "0",
       "--save", "", "--appendonly", "no", "--dir", this.dir,
     ], { stdio: "ignore" });
     child.on("error", () => {}); // a failed spawn shows up as a node that never answers
