@@ -21,7 +21,7 @@ import { bearer, cypherClients, login, registerUser, type Clients, type Tokens, 
 import { loadConfig } from "../../server/config.js";
 import { startCypherServer, type CypherServer } from "../../server/cypher-server.js";
 import { silentLogger } from "../../server/logger.js";
-import { REVOCATION_CHANNEL } from "../../server/session/revocation.js";
+import { REVOCATION_CHANNEL } from "../../server/session/liveness/revocations.js";
 import { RedisClusterKeyValueStore } from "../../server/storage/kv/redis-cluster-key-value-store.js";
 import { GENEROUS_LIMITS } from "../hardening/support/hardening-server.js";
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from "../storage/postgres-test-schema.js";
