@@ -10,7 +10,7 @@ import { PASSWORD_MIN_LENGTH } from "../../client/password.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { showAccountFailure } from "../ui/account-failure.js";
-import { busy, button, field, notice, screenHeader } from "../ui/components.js";
+import { busy, button, field, form, notice, screenHeader } from "../ui/components.js";
 import { h } from "../ui/dom.js";
 import { deadlineNote } from "../ui/deadline-note.js";
 
@@ -66,17 +66,9 @@ export function changePasswordScreen(ui: Ui, route: Extract<Route, { name: "chan
     { class: "card" },
     screenHeader("Change your password", `Choose a new password for ${proof.username}. It never leaves this device.`),
     message.element,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Change password",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
+    form(
+      "Change password",
+      onSubmit,
       h("input", { type: "text", name: "username", autocomplete: "username", value: proof.username, hidden: true, readonly: true }),
       password.element,
       confirm.element,

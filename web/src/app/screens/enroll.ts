@@ -7,7 +7,7 @@ import { FlowError } from "../../client/flow-error.js";
 import { confirmTotp, normalizeTotpCode, setupTotp, type TotpSetup } from "../../client/register.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
-import { busy, button, field, notice, screenHeader, stepper } from "../ui/components.js";
+import { busy, button, field, form, notice, screenHeader, stepper } from "../ui/components.js";
 import { showCodeFailure } from "../ui/code-failure.js";
 import { h, icon, ICONS, replaceChildren } from "../ui/dom.js";
 import { timeOfDay } from "../ui/format.js";
@@ -84,20 +84,7 @@ export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>):
     screenHeader("Set up your authenticator", "Scan the code with an authenticator app (Google Authenticator, 1Password, Aegis…), then enter the code it shows."),
     message.element,
     setupArea,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Confirm authenticator",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
-      code.element,
-      submit,
-    ),
+    form("Confirm authenticator", onSubmit, code.element, submit),
     h(
       "p",
       { class: "fineprint" },

@@ -9,7 +9,7 @@ import { FlowError } from "../../client/flow-error.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { showAccountFailure } from "../ui/account-failure.js";
-import { busy, button, field, notice, screenHeader } from "../ui/components.js";
+import { busy, button, field, form, notice, screenHeader } from "../ui/components.js";
 import { deadlineNote } from "../ui/deadline-note.js";
 import { h, replaceChildren } from "../ui/dom.js";
 import { totpSetupView } from "../ui/totp-setup.js";
@@ -71,20 +71,7 @@ export function replaceAuthenticatorScreen(ui: Ui, route: Extract<Route, { name:
     screenHeader("Set up your new authenticator", "Scan the code with the new authenticator app, then enter the code it shows. Your old authenticator keeps working until you confirm."),
     message.element,
     setupArea,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Confirm new authenticator",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
-      code.element,
-      submit,
-    ),
+    form("Confirm new authenticator", onSubmit, code.element, submit),
     h("div", { class: "switch" }, button("Cancel", { variant: "link", onClick: () => ui.go({ name: "security" }) })),
     deadlineNote(proof.expiresAt),
   );
