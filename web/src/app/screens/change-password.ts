@@ -10,6 +10,7 @@ import { PASSWORD_MIN_LENGTH } from "../../client/password.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { showAccountFailure } from "../ui/account-failure.js";
+import { cancelToSecurity } from "../ui/account-nav.js";
 import { busy, button, field, form, notice, screenHeader } from "../ui/components.js";
 import { h } from "../ui/dom.js";
 import { deadlineNote } from "../ui/deadline-note.js";
@@ -75,7 +76,7 @@ export function changePasswordScreen(ui: Ui, route: Extract<Route, { name: "chan
       h("div", { class: "check-row" }, keepOthers, h("label", { for: "keep-other-sessions" }, "Keep my other devices logged in")),
       submit,
     ),
-    h("div", { class: "switch" }, button("Cancel", { variant: "link", onClick: () => ui.go({ name: "security" }) })),
+    cancelToSecurity(ui),
     deadlineNote(proof.expiresAt),
   );
   return { element, title: "Change password", focus: password.input };
