@@ -321,6 +321,40 @@ describeInChromium(chromiumAvailable ? "web app in Chromium" : CHROMIUM_MISSING_
     expect(await button.textContent()).toBe("Continue");
   });
 
+  it("offers Try again when the authenticator secret cannot be fetched, then shows it and the code is accepted", { timeout: 60_000 }, async () => {
+    const username = uniqueUsername("retry-setup");
+    const page = await openApp(await newContext());
+    await waitForScreen(page, "login");
+    let failures = 0;
+    await page.route(`${app.baseUrl}/cypher.auth.v1.AuthService/SetupTotp`, async (route) => {
+      failures += 1;
+      await route.abort("connectionfailed");
+    });
+    await page.getByRole("button", { name: "Create an account" }).click();
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByLabel("Repeat password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create account" }).click();
+    await waitForScreen(page, "enroll");
+
+    // The network failed: an error, a Try again button where the QR code goes, nothing to confirm yet.
+    const retry = page.getByRole("button", { name: "Try again" });
+    await retry.waitFor();
+    expect(failures).toBe(1);
+    expect(await page.getByRole("alert").textContent()).not.toBe("");
+    expect(await page.locator(".totp-setup").getAttribute("aria-busy")).toBeNull();
+    expect(await page.getByRole("button", { name: "Confirm and activate" }).isDisabled()).toBe(true);
+
+    await page.unroute(`${app.baseUrl}/cypher.auth.v1.AuthService/SetupTotp`);
+    await retry.click();
+    await page.waitForSelector("img.qr");
+    const secret = (await page.locator(".secret").getAttribute("data-secret")) ?? "";
+    expect(await page.getByRole("button", { name: "Confirm and activate" }).isDisabled()).toBe(false);
+    await page.getByLabel("6-digit code").fill(await totpCode(secret));
+    await page.getByRole("button", { name: "Confirm and activate" }).click();
+    await waitForScreen(page, "recovery-codes");
+  });
+
   it("serves the app with a strict CSP that blocks injected inline script", async () => {
     const context = await newContext();
     const page = await context.newPage();

@@ -47,6 +47,25 @@ export interface Ui {
 /** Screens the session state may replace; the others belong to a flow in progress (codes shown once!). */
 const FOLLOWS_SESSION: ReadonlySet<RouteName> = new Set(["loading", "login", ...SIGNED_IN_ONLY]);
 
+type ScreenBuilder<N extends RouteName> = (ui: Ui, route: Extract<Route, { name: N }>) => Screen;
+
+/** Each route's screen; a route without one does not compile. */
+const SCREENS: { [N in RouteName]: ScreenBuilder<N> } = {
+  loading: loadingScreen,
+  login: loginScreen,
+  register: registerScreen,
+  enroll: enrollScreen,
+  "recovery-codes": recoveryCodesScreen,
+  "second-factor": secondFactorScreen,
+  sessions: sessionsScreen,
+  security: securityScreen,
+  "step-up": stepUpScreen,
+  "change-password": changePasswordScreen,
+  "replace-authenticator": replaceAuthenticatorScreen,
+  "new-recovery-codes": newRecoveryCodesScreen,
+  "delete-account": deleteAccountScreen,
+};
+
 export class App implements Ui {
   private screen: Screen | undefined;
   private route: Route = { name: "loading" };
@@ -85,34 +104,8 @@ export class App implements Ui {
   }
 
   private build(route: Route): Screen {
-    switch (route.name) {
-      case "loading":
-        return loadingScreen();
-      case "login":
-        return loginScreen(this, route);
-      case "register":
-        return registerScreen(this, route);
-      case "enroll":
-        return enrollScreen(this, route);
-      case "recovery-codes":
-        return recoveryCodesScreen(this, route);
-      case "second-factor":
-        return secondFactorScreen(this, route);
-      case "sessions":
-        return sessionsScreen(this, route);
-      case "security":
-        return securityScreen(this, route);
-      case "step-up":
-        return stepUpScreen(this, route);
-      case "change-password":
-        return changePasswordScreen(this, route);
-      case "replace-authenticator":
-        return replaceAuthenticatorScreen(this, route);
-      case "new-recovery-codes":
-        return newRecoveryCodesScreen(this, route);
-      case "delete-account":
-        return deleteAccountScreen(this, route);
-    }
+    // The table is keyed by route name, so each builder receives its own route's data.
+    return (SCREENS[route.name] as ScreenBuilder<RouteName>)(this, route);
   }
 
   private onSessionChange(state: SessionState): void {

@@ -10,7 +10,8 @@ import { PASSWORD_MIN_LENGTH } from "../../client/password.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { showAccountFailure } from "../ui/account-failure.js";
-import { busy, button, field, notice, screenHeader } from "../ui/components.js";
+import { cancelToSecurity } from "../ui/account-nav.js";
+import { busy, button, field, form, notice, screenHeader } from "../ui/components.js";
 import { h } from "../ui/dom.js";
 import { deadlineNote } from "../ui/deadline-note.js";
 
@@ -66,24 +67,16 @@ export function changePasswordScreen(ui: Ui, route: Extract<Route, { name: "chan
     { class: "card" },
     screenHeader("Change your password", `Choose a new password for ${proof.username}. It never leaves this device.`),
     message.element,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Change password",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
+    form(
+      "Change password",
+      onSubmit,
       h("input", { type: "text", name: "username", autocomplete: "username", value: proof.username, hidden: true, readonly: true }),
       password.element,
       confirm.element,
       h("div", { class: "check-row" }, keepOthers, h("label", { for: "keep-other-sessions" }, "Keep my other devices logged in")),
       submit,
     ),
-    h("div", { class: "switch" }, button("Cancel", { variant: "link", onClick: () => ui.go({ name: "security" }) })),
+    cancelToSecurity(ui),
     deadlineNote(proof.expiresAt),
   );
   return { element, title: "Change password", focus: password.input };

@@ -8,7 +8,8 @@ import { normalizeUsername } from "../../client/username.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { showAccountFailure } from "../ui/account-failure.js";
-import { busy, button, field, notice, screenHeader } from "../ui/components.js";
+import { cancelToSecurity } from "../ui/account-nav.js";
+import { busy, button, field, form, notice, screenHeader } from "../ui/components.js";
 import { deadlineNote } from "../ui/deadline-note.js";
 import { h } from "../ui/dom.js";
 
@@ -51,21 +52,8 @@ export function deleteAccountScreen(ui: Ui, route: Extract<Route, { name: "delet
     { class: "card" },
     screenHeader("Delete your account?", "This erases your account and logs out every device. The username can then be registered by anyone. It cannot be undone."),
     message.element,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Delete account",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
-      typed.element,
-      submit,
-    ),
-    h("div", { class: "switch" }, button("Cancel", { variant: "link", onClick: () => ui.go({ name: "security" }) })),
+    form("Delete account", onSubmit, typed.element, submit),
+    cancelToSecurity(ui),
     deadlineNote(proof.expiresAt),
   );
   return { element, title: "Delete account", focus: typed.input };

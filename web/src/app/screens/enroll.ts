@@ -4,53 +4,31 @@
  */
 import { describeError, EXPIRED_ENROLLMENT_MESSAGE } from "../../client/error-messages.js";
 import { FlowError } from "../../client/flow-error.js";
-import { confirmTotp, normalizeTotpCode, setupTotp, type TotpSetup } from "../../client/register.js";
+import { confirmTotp, normalizeTotpCode, setupTotp } from "../../client/register.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
-import { busy, button, field, notice, screenHeader, stepper } from "../ui/components.js";
+import { busy, button, form, notice, screenHeader, stepper, totpCodeField } from "../ui/components.js";
 import { showCodeFailure } from "../ui/code-failure.js";
-import { h, icon, ICONS, replaceChildren } from "../ui/dom.js";
+import { h, icon, ICONS } from "../ui/dom.js";
 import { timeOfDay } from "../ui/format.js";
-import { totpSetupView } from "../ui/totp-setup.js";
+import { totpSetupArea } from "../ui/totp-setup.js";
 
 export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>): Screen {
   const { enrollment } = route;
   const message = notice();
-  const setupArea = h("div", { class: "totp-setup", "aria-busy": "true" }, h("div", { class: "qr-frame qr-loading" }, h("div", { class: "spinner" })));
-  const code = field({
-    label: "6-digit code",
-    name: "totp-code",
-    autocomplete: "one-time-code",
-    inputmode: "numeric",
-    maxlength: 7,
-    placeholder: "123456",
-    monospace: true,
-    hint: "The code changes every 30 seconds.",
-  });
+  const code = totpCodeField("6-digit code", "The code changes every 30 seconds.");
   const submit = button("Confirm and activate", { type: "submit", block: true });
   submit.disabled = true;
-  let disposeSetup: (() => void) | undefined;
-
-  async function load(): Promise<void> {
-    try {
-      const setup = await setupTotp(ui.clients, enrollment);
-      showSetup(setup);
+  const setupArea = totpSetupArea(() => setupTotp(ui.clients, enrollment), {
+    loaded: () => {
       submit.disabled = false;
-    } catch (err) {
+    },
+    failed: (err) => {
       const described = describeError(err, "enroll");
       if (described.recovery === "restart") return ui.go({ name: "register", flash: { tone: "error", message: EXPIRED_ENROLLMENT_MESSAGE } });
-      replaceChildren(setupArea, button("Try again", { variant: "secondary", onClick: () => void load() }));
-      setupArea.removeAttribute("aria-busy");
       message.show("error", described.message);
-    }
-  }
-
-  function showSetup(setup: TotpSetup): void {
-    const view = totpSetupView(setup);
-    disposeSetup = view.dispose;
-    replaceChildren(setupArea, ...view.nodes);
-    setupArea.removeAttribute("aria-busy");
-  }
+    },
+  });
 
   async function onSubmit(): Promise<void> {
     code.setError(null);
@@ -83,21 +61,8 @@ export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>):
     stepper(2),
     screenHeader("Set up your authenticator", "Scan the code with an authenticator app (Google Authenticator, 1Password, Aegis…), then enter the code it shows."),
     message.element,
-    setupArea,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Confirm authenticator",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
-      code.element,
-      submit,
-    ),
+    setupArea.element,
+    form("Confirm authenticator", onSubmit, code.element, submit),
     h(
       "p",
       { class: "fineprint" },
@@ -105,10 +70,6 @@ export function enrollScreen(ui: Ui, route: Extract<Route, { name: "enroll" }>):
       ` Finish before ${timeOfDay(enrollment.expiresAt)}, or registration starts over.`,
     ),
   );
-  void load();
-  return {
-    element,
-    title: "Set up authenticator",
-    dispose: () => disposeSetup?.(),
-  };
+  void setupArea.load();
+  return { element, title: "Set up authenticator", dispose: setupArea.dispose };
 }

@@ -3,7 +3,7 @@ import { describeError } from "../../client/error-messages.js";
 import { login } from "../../client/login.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
-import { busy, button, field, notice, screenHeader } from "../ui/components.js";
+import { busy, button, field, form, notice, screenHeader } from "../ui/components.js";
 import { cooldown } from "../ui/cooldown.js";
 import { h } from "../ui/dom.js";
 
@@ -14,21 +14,7 @@ export function loginScreen(ui: Ui, route: Extract<Route, { name: "login" }>): S
   const password = field({ label: "Password", name: "password", type: "password", autocomplete: "current-password", revealable: true });
   const submit = button("Continue", { type: "submit", block: true });
 
-  const form = h(
-    "form",
-    {
-      class: "form",
-      novalidate: true,
-      "aria-label": "Log in",
-      onsubmit: (event) => {
-        event.preventDefault();
-        void onSubmit();
-      },
-    },
-    username.element,
-    password.element,
-    submit,
-  );
+  const loginForm = form("Log in", onSubmit, username.element, password.element, submit);
 
   async function onSubmit(): Promise<void> {
     username.setError(null);
@@ -61,7 +47,7 @@ export function loginScreen(ui: Ui, route: Extract<Route, { name: "login" }>): S
     { class: "card" },
     screenHeader("Log in", "Your password is checked without ever leaving this device."),
     message.element,
-    form,
+    loginForm,
     h(
       "p",
       { class: "switch" },

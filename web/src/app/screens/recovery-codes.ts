@@ -6,7 +6,7 @@ import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { button, screenHeader, stepper } from "../ui/components.js";
 import { h } from "../ui/dom.js";
-import { recoveryCodesPanel, warnBeforeLeaving } from "../ui/recovery-codes-panel.js";
+import { codesStoredCheck, recoveryCodesPanel } from "../ui/recovery-codes-panel.js";
 
 export function recoveryCodesScreen(ui: Ui, route: Extract<Route, { name: "recovery-codes" }>): Screen {
   const { codes, username } = route;
@@ -17,16 +17,7 @@ export function recoveryCodesScreen(ui: Ui, route: Extract<Route, { name: "recov
     onClick: () =>
       ui.go({ name: "login", username, flash: { tone: "success", message: "Your account is ready. Log in to continue." } }),
   });
-  proceed.disabled = true;
-  const stored = h("input", {
-    type: "checkbox",
-    id: "codes-stored",
-    class: "checkbox",
-    onchange: () => {
-      proceed.disabled = !stored.checked;
-    },
-  });
-  const stopWarning = warnBeforeLeaving(() => stored.checked);
+  const stored = codesStoredCheck("I have stored my recovery codes somewhere safe", proceed);
 
   const element = h(
     "section",
@@ -34,8 +25,8 @@ export function recoveryCodesScreen(ui: Ui, route: Extract<Route, { name: "recov
     stepper(3),
     screenHeader("Save your recovery codes", "If you lose your authenticator, each code lets you log in once. This is the only time they are shown."),
     ...recoveryCodesPanel(username, codes),
-    h("div", { class: "check-row" }, stored, h("label", { for: "codes-stored" }, "I have stored my recovery codes somewhere safe")),
+    stored.element,
     proceed,
   );
-  return { element, title: "Recovery codes", dispose: stopWarning };
+  return { element, title: "Recovery codes", dispose: stored.dispose };
 }

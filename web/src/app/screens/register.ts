@@ -7,7 +7,7 @@ import { PASSWORD_MIN_LENGTH } from "../../client/password.js";
 import { register } from "../../client/register.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
-import { busy, button, field, notice, screenHeader, stepper } from "../ui/components.js";
+import { busy, button, field, form, notice, screenHeader, stepper } from "../ui/components.js";
 import { cooldown } from "../ui/cooldown.js";
 import { h } from "../ui/dom.js";
 
@@ -77,17 +77,9 @@ export function registerScreen(ui: Ui, route: Extract<Route, { name: "register" 
     stepper(1),
     screenHeader("Create your account", "Cypher never learns your password, not even when you sign up."),
     message.element,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Create account",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
+    form(
+      "Create account",
+      onSubmit,
       username.element,
       password.element,
       confirm.element,

@@ -9,44 +9,25 @@ import { FlowError } from "../../client/flow-error.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { showAccountFailure } from "../ui/account-failure.js";
-import { busy, button, field, notice, screenHeader } from "../ui/components.js";
+import { cancelToSecurity } from "../ui/account-nav.js";
+import { busy, button, form, notice, screenHeader, totpCodeField } from "../ui/components.js";
 import { deadlineNote } from "../ui/deadline-note.js";
-import { h, replaceChildren } from "../ui/dom.js";
-import { totpSetupView } from "../ui/totp-setup.js";
+import { h } from "../ui/dom.js";
+import { totpSetupArea } from "../ui/totp-setup.js";
 
 export function replaceAuthenticatorScreen(ui: Ui, route: Extract<Route, { name: "replace-authenticator" }>): Screen {
   const { proof } = route;
   const message = notice();
-  const setupArea = h("div", { class: "totp-setup", "aria-busy": "true" }, h("div", { class: "qr-frame qr-loading" }, h("div", { class: "spinner" })));
-  const code = field({
-    label: "6-digit code",
-    name: "totp-code",
-    autocomplete: "one-time-code",
-    inputmode: "numeric",
-    maxlength: 7,
-    placeholder: "123456",
-    monospace: true,
-    hint: "The code your NEW authenticator shows. It changes every 30 seconds.",
-  });
+  const code = totpCodeField("6-digit code", "The code your NEW authenticator shows. It changes every 30 seconds.");
   const submit = button("Confirm new authenticator", { type: "submit", block: true });
   submit.disabled = true;
-  let disposeSetup: (() => void) | undefined;
   const restart = (text: string) => ui.go({ name: "step-up", action: "replace-authenticator", flash: { tone: "error", message: text } });
-
-  async function load(): Promise<void> {
-    try {
-      const view = totpSetupView(await startAuthenticatorReplacement(ui.accountService, proof));
-      disposeSetup = view.dispose;
-      replaceChildren(setupArea, ...view.nodes);
-      setupArea.removeAttribute("aria-busy");
+  const setupArea = totpSetupArea(() => startAuthenticatorReplacement(ui.accountService, proof), {
+    loaded: () => {
       submit.disabled = false;
-    } catch (err) {
-      const described = describeAccountError(err, "change");
-      replaceChildren(setupArea, button("Try again", { variant: "secondary", onClick: () => void load() }));
-      setupArea.removeAttribute("aria-busy");
-      await showAccountFailure(ui, described, { restart, message, submit });
-    }
-  }
+    },
+    failed: (err) => showAccountFailure(ui, describeAccountError(err, "change"), { restart, message, submit }),
+  });
 
   async function onSubmit(): Promise<void> {
     code.setError(null);
@@ -70,24 +51,11 @@ export function replaceAuthenticatorScreen(ui: Ui, route: Extract<Route, { name:
     { class: "card" },
     screenHeader("Set up your new authenticator", "Scan the code with the new authenticator app, then enter the code it shows. Your old authenticator keeps working until you confirm."),
     message.element,
-    setupArea,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Confirm new authenticator",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
-      code.element,
-      submit,
-    ),
-    h("div", { class: "switch" }, button("Cancel", { variant: "link", onClick: () => ui.go({ name: "security" }) })),
+    setupArea.element,
+    form("Confirm new authenticator", onSubmit, code.element, submit),
+    cancelToSecurity(ui),
     deadlineNote(proof.expiresAt),
   );
-  void load();
-  return { element, title: "New authenticator", dispose: () => disposeSetup?.() };
+  void setupArea.load();
+  return { element, title: "New authenticator", dispose: setupArea.dispose };
 }

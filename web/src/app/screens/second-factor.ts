@@ -8,7 +8,7 @@ import { normalizeTotpCode } from "../../client/register.js";
 import type { SecondFactor } from "../../session/session-manager.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
-import { busy, button, field, notice, type Field } from "../ui/components.js";
+import { busy, button, field, form, notice, totpCodeField, type Field } from "../ui/components.js";
 import { showCodeFailure } from "../ui/code-failure.js";
 import { deviceName } from "../ui/device-name.js";
 import { h, replaceChildren } from "../ui/dom.js";
@@ -38,15 +38,7 @@ export function secondFactorScreen(ui: Ui, route: Extract<Route, { name: "second
 
   function makeField(m: Mode): Field {
     return m === "totp"
-      ? field({
-          label: "Authentication code",
-          name: "totp-code",
-          autocomplete: "one-time-code",
-          inputmode: "numeric",
-          maxlength: 7,
-          placeholder: "123456",
-          monospace: true,
-        })
+      ? totpCodeField("Authentication code")
       : field({
           label: "Recovery code",
           name: "recovery-code",
@@ -103,20 +95,7 @@ export function secondFactorScreen(ui: Ui, route: Extract<Route, { name: "second
     { class: "card" },
     h("header", { class: "screen-header" }, h("h1", { class: "title", tabindex: "-1" }, "Two-step verification"), subtitle),
     message.element,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Second factor",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
-      fieldSlot,
-      submit,
-    ),
+    form("Second factor", onSubmit, fieldSlot, submit),
     h(
       "div",
       { class: "switch switch-split" },

@@ -9,7 +9,7 @@ import { describeAccountError } from "../../client/account-errors.js";
 import type { Screen, Ui } from "../app.js";
 import type { AccountAction, Route } from "../routes.js";
 import { showAccountFailure } from "../ui/account-failure.js";
-import { busy, button, field, notice, screenHeader, type Field } from "../ui/components.js";
+import { busy, button, field, form, notice, screenHeader, totpCodeField, type Field } from "../ui/components.js";
 import { h, replaceChildren } from "../ui/dom.js";
 
 type Mode = "totp" | "recovery";
@@ -41,7 +41,7 @@ export function stepUpScreen(ui: Ui, route: Extract<Route, { name: "step-up" }>)
     mode = next;
     code =
       next === "totp"
-        ? field({ label: "Authentication code", name: "totp-code", autocomplete: "one-time-code", inputmode: "numeric", maxlength: 7, placeholder: "123456", monospace: true })
+        ? totpCodeField("Authentication code")
         : field({ label: "Recovery code", name: "recovery-code", autocomplete: "off", placeholder: "xxxx-xxxx-xxxx", maxlength: 20, monospace: true, hint: "Each recovery code works once." });
     replaceChildren(codeSlot, code.element);
     const label = switchMode.querySelector(".button-label");
@@ -114,17 +114,9 @@ export function stepUpScreen(ui: Ui, route: Extract<Route, { name: "step-up" }>)
       lostAuthenticator ? `Enter the password for ${username} and another recovery code.` : `Enter the password and a code for ${username}. ${NEXT[action]}`,
     ),
     message.element,
-    h(
-      "form",
-      {
-        class: "form",
-        novalidate: true,
-        "aria-label": "Confirm it's you",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void onSubmit();
-        },
-      },
+    form(
+      "Confirm it's you",
+      onSubmit,
       // For password managers: the account the password belongs to.
       h("input", { type: "text", name: "username", autocomplete: "username", value: username, hidden: true, readonly: true }),
       password.element,

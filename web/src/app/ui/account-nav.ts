@@ -1,5 +1,6 @@
-/** The signed-in pages side by side: the devices (sessions) and the account's security. */
+/** The signed-in pages side by side (the devices, the account's security), and the way back to Security. */
 import type { Ui } from "../app.js";
+import { button } from "./components.js";
 import { h } from "./dom.js";
 
 export function accountNav(ui: Ui, current: "sessions" | "security"): HTMLElement {
@@ -17,4 +18,9 @@ export function accountNav(ui: Ui, current: "sessions" | "security"): HTMLElemen
       label,
     );
   return h("nav", { class: "tabs", "aria-label": "Account" }, link("sessions", "Devices"), link("security", "Security"));
+}
+
+/** The way back from a change on the Security page without making it. */
+export function cancelToSecurity(ui: Ui): HTMLElement {
+  return h("div", { class: "switch" }, button("Cancel", { variant: "link", onClick: () => ui.go({ name: "security" }) }));
 }

@@ -161,6 +161,31 @@ export function notice(): Notice {
   };
 }
 
+/**
+ * A screen's form: the browser's own validation is off (the screens check and word the errors), and
+ * submitting (Enter or the submit button) calls `onSubmit` instead of loading a page.
+ */
+export function form(label: string, onSubmit: () => Promise<void>, ...children: (Node | null)[]): HTMLFormElement {
+  return h(
+    "form",
+    {
+      class: "form",
+      novalidate: true,
+      "aria-label": label,
+      onsubmit: (event) => {
+        event.preventDefault();
+        void onSubmit();
+      },
+    },
+    ...children,
+  );
+}
+
+/** The field for a 6-digit authenticator code (a pasted "123 456" fits: hence 7). */
+export function totpCodeField(label: string, hint?: string): Field {
+  return field({ label, name: "totp-code", autocomplete: "one-time-code", inputmode: "numeric", maxlength: 7, placeholder: "123456", monospace: true, hint });
+}
+
 /** The heading every screen starts with; focus moves here when the screen appears. */
 export function screenHeader(title: string, subtitle?: string | Node): HTMLElement {
   return h(

@@ -1,6 +1,7 @@
 /**
- * Recovery codes on screen, shown once: the list, copy and download buttons, and the advice on
- * where to keep them. Used after registration and after new codes are made on the Security page.
+ * Recovery codes on screen, shown once: the list, copy and download buttons, the advice on where
+ * to keep them, and the check that they are stored. Used after registration and after new codes
+ * are made on the Security page.
  */
 import { button } from "./components.js";
 import { h, icon, ICONS } from "./dom.js";
@@ -53,10 +54,30 @@ export function recoveryCodesText(username: string, codes: string[]): string {
 }
 
 /**
+ * The checkbox a person ticks once the codes are stored: until then `proceed` stays disabled and
+ * leaving the page asks for confirmation. `dispose` stops asking.
+ */
+export function codesStoredCheck(label: string, proceed: HTMLButtonElement): { element: HTMLElement; dispose: () => void } {
+  proceed.disabled = true;
+  const stored = h("input", {
+    type: "checkbox",
+    id: "codes-stored",
+    class: "checkbox",
+    onchange: () => {
+      proceed.disabled = !stored.checked;
+    },
+  });
+  return {
+    element: h("div", { class: "check-row" }, stored, h("label", { for: "codes-stored" }, label)),
+    dispose: warnBeforeLeaving(() => stored.checked),
+  };
+}
+
+/**
  * Leaving the page asks for confirmation until `stored()` says the codes are kept; returns the
  * function that stops asking.
  */
-export function warnBeforeLeaving(stored: () => boolean): () => void {
+function warnBeforeLeaving(stored: () => boolean): () => void {
   const onBeforeUnload = (event: BeforeUnloadEvent) => {
     if (stored()) return;
     event.preventDefault();

@@ -1,11 +1,12 @@
 /**
  * A new authenticator secret on screen: the QR code (PNG bytes shown through a blob: URL, which the
  * CSP allows), the secret as text for typing by hand, a copy button and an otpauth: link for an
- * authenticator app on this very device. Used by enrollment and by the authenticator replacement.
+ * authenticator app on this very device, and the area that waits for it. Used by enrollment and by
+ * the authenticator replacement.
  */
 import type { TotpSetup } from "../../client/register.js";
 import { button } from "./components.js";
-import { h, ICONS } from "./dom.js";
+import { h, ICONS, replaceChildren } from "./dom.js";
 
 export interface TotpSetupView {
   nodes: Node[];
@@ -43,6 +44,41 @@ export function totpSetupView(setup: TotpSetup): TotpSetupView {
     ),
   ];
   return { nodes, dispose: () => URL.revokeObjectURL(qrUrl) };
+}
+
+export interface TotpSetupArea {
+  element: HTMLElement;
+  /** Asks for the secret and shows it; on failure a "Try again" button stands in its place. */
+  load(): Promise<void>;
+  /** Frees the QR code's blob: URL, if one is shown. */
+  dispose(): void;
+}
+
+/**
+ * Where a screen shows a new secret: a spinner until `fetchSetup` answers, then the secret
+ * (`loaded` follows, to enable the confirmation); when it fails, `failed` says why.
+ */
+export function totpSetupArea(
+  fetchSetup: () => Promise<TotpSetup>,
+  on: { loaded: () => void; failed: (err: unknown) => void | Promise<void> },
+): TotpSetupArea {
+  const element = h("div", { class: "totp-setup", "aria-busy": "true" }, h("div", { class: "qr-frame qr-loading" }, h("div", { class: "spinner" })));
+  let view: TotpSetupView | undefined;
+
+  async function load(): Promise<void> {
+    try {
+      view = totpSetupView(await fetchSetup());
+      replaceChildren(element, ...view.nodes);
+      element.removeAttribute("aria-busy");
+      on.loaded();
+    } catch (err) {
+      replaceChildren(element, button("Try again", { variant: "secondary", onClick: () => void load() }));
+      element.removeAttribute("aria-busy");
+      await on.failed(err);
+    }
+  }
+
+  return { element, load, dispose: () => view?.dispose() };
 }
 
 /** "JBSW Y3DP EHPK 3PXP": easier to read and type than one long run. */
