@@ -6,8 +6,8 @@
  *   npx tsx bench/login-cost.ts [--rounds 5] [--calls 200]
  *
  * `npm run bench` runs it first; it writes its summary to bench/LOGIN-COST.md.
- * CPU is process CPU (process.cpuUsage: this thread plus libuv's pool, where WebCrypto's HMACs
- * run) around each call, calls one after another. LoginInit is measured for a registered user and
+ * CPU is process CPU (process.cpuUsage: this thread plus any work it hands to other threads)
+ * around each call, calls one after another. LoginInit is measured for a registered user and
  * for unknown usernames (fake records): they must cost the same.
  */
 import { createECDH, randomBytes } from "node:crypto";
@@ -109,7 +109,7 @@ writeFileSync(
 Written by \`npx tsx bench/login-cost.ts --rounds ${rounds} --calls ${calls}\` (run first by \`npm run bench\`) on ${new Date().toISOString()}:
 ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores, Node ${process.version}, load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}.
 The production OPAQUE operations (opaque-operations.mjs, as a worker runs them) called one after another in
-one thread; CPU is the process's (this thread and libuv's pool, where WebCrypto's HMACs run). Each figure is
+one thread; CPU is the process's (this thread and any other it hands work to). Each figure is
 the median over ${rounds} rounds of that round's quantile over ${calls} calls; the ratio divides each round's
 median by the native ECDH measured in the same round. On a busy machine both move together: compare ratios.
 

@@ -240,6 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
   const admin = readAdminKeys(env);
   r.problems.push(...admin.problems);
 
+  const databaseUrl = r.url("DATABASE_URL", ["postgres:", "postgresql:"]);
   const config: Config = {
     production,
     port: r.int("PORT", 8080, 0, 65535),
@@ -250,7 +251,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort,
     // Loopback unless told otherwise: metrics are for operators on the host or its private network.
     metricsHost: r.string("METRICS_HOST") ?? "127.0.0.1",
-    databaseUrl: r.url("DATABASE_URL", ["postgres:", "postgresql:"]),
+    databaseUrl,
     redisUrl: r.url("REDIS_URL", ["redis:", "rediss:"]),
     redisCluster: readRedisCluster(r, env),
     dataDir: path.resolve(r.string("DATA_DIR") ?? "./.data"),
@@ -271,9 +272,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxStreamsPerIp: r.int("WATCH_REVOCATIONS_MAX_PER_IP", 32, 1, 1_000_000),
     },
     opaque: {
-      workerThreads: r.int("OPAQUE_WORKER_THREADS", Math.max(1, Math.min(4, availableParallelism())), 1, 64),
-      // A LoginInit is a few ms of CPU (bench/LOGIN-COST.md): 64 queued calls wait at most about
-      // 64 × 3 ms ÷ threads, ~100 ms on two threads, before the queue answers ResourceExhausted.
+      // Embedded storage means one small instance (a laptop): one thread serves hundreds of
+      // LoginInits a second and each further thread costs a V8 isolate's memory (bench/startup-time.sh).
+      workerThreads: r.int("OPAQUE_WORKER_THREADS", databaseUrl === undefined ? 1 : Math.max(1, Math.min(4, availableParallelism())), 1, 64),
+      // A LoginInit is about 2 ms of CPU (bench/LOGIN-COST.md): 64 queued calls wait at most about
+      // 64 × 2 ms ÷ threads (~65 ms on two threads, ~130 ms on one) before the queue answers
+      // ResourceExhausted.
       maxQueuedCalls: r.int("OPAQUE_MAX_QUEUED_CALLS", 64, 1, 100_000),
     },
     // One per core beyond the event loop's, at most 4: the loop needs a core of its own.
