@@ -1,8 +1,9 @@
 // opaque-ts's hash, MAC and KDF (SHA-256, HMAC-SHA256, HKDF-SHA256) on node:crypto's synchronous
 // one-shot functions instead of WebCrypto. Same algorithms, so the same bytes (the draft-07 vectors
 // test pins it); WebCrypto's per-call cost (a CryptoKey per HMAC key, algorithm normalization, a
-// hop to libuv's thread pool and back) was about a third of a LoginInit's CPU. The classes extend
-// the library's so everything else about them (names, output sizes) stays the library's.
+// hop to libuv's thread pool and back) was a large share of a LoginInit's CPU (figures in
+// docs/architecture.md). The classes extend the library's so everything else about them (names,
+// output sizes) stays the library's.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { Hash, Hkdf, Hmac } from "@cloudflare/opaque-ts/lib/src/thecrypto.js";
 
