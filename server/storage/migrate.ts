@@ -4,7 +4,7 @@
  * To change the schema: add `migrations/NNNN-name.ts` and a line below; never edit a shipped one.
  */
 import { sql } from "kysely";
-import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+import { type Migration, type MigrationProvider, type MigrationResultSet, Migrator } from "kysely/migration";
 import type { Db } from "./database.js";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-revocation-feed.js";
@@ -27,6 +27,15 @@ const MIGRATIONS: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 export async function migrateToLatest(db: Db): Promise<string[]> {
+  return await migrate(db, (migrator) => migrator.migrateToLatest());
+}
+
+/** Applies the migrations up to and including `name` (tests use it to build an older schema). */
+export async function migrateTo(db: Db, name: keyof typeof MIGRATIONS): Promise<string[]> {
+  return await migrate(db, (migrator) => migrator.migrateTo(name));
+}
+
+async function migrate(db: Db, run: (migrator: Migrator) => Promise<MigrationResultSet>): Promise<string[]> {
   // kysely looks for its bookkeeping tables in EVERY schema unless told which one: with a
   // `kysely_migration` table elsewhere in the database (another app, another test schema) it would
   // skip creating its own and then fail. Pin it to the schema the tables go to: the current one
@@ -34,8 +43,7 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
   const schema = rows[0]?.schema;
   if (!schema) throw new Error("migration failed: the search_path names no existing schema; create it first");
-  const migrator = new Migrator({ db, provider, migrationTableSchema: schema });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await run(new Migrator({ db, provider, migrationTableSchema: schema }));
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);

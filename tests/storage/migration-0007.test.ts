@@ -5,25 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
-import { Migrator, type Migration } from "kysely/migration";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrateToLatest } from "../../server/storage/migrate.js";
-import * as m0001 from "../../server/storage/migrations/0001-initial.js";
-import * as m0002 from "../../server/storage/migrations/0002-revocation-feed.js";
-import * as m0003 from "../../server/storage/migrations/0003-account-locks.js";
-import * as m0004 from "../../server/storage/migrations/0004-device-credentials.js";
-import * as m0005 from "../../server/storage/migrations/0005-username-skeleton.js";
-import * as m0006 from "../../server/storage/migrations/0006-account-lifecycle.js";
+import { migrateTo, migrateToLatest } from "../../server/storage/migrate.js";
 import { openDatabase, type OpenDatabase } from "../../server/storage/open-database.js";
-
-const UP_TO_0006: Record<string, Migration> = {
-  "0001-initial": m0001,
-  "0002-revocation-feed": m0002,
-  "0003-account-locks": m0003,
-  "0004-device-credentials": m0004,
-  "0005-username-skeleton": m0005,
-  "0006-account-lifecycle": m0006,
-};
 
 describe("migration 0007: account deletion removes the row", () => {
   let database: OpenDatabase;
@@ -32,9 +16,7 @@ describe("migration 0007: account deletion removes the row", () => {
 
   beforeAll(async () => {
     database = openDatabase({ kind: "memory" });
-    const migrator = new Migrator({ db: database.db, provider: { getMigrations: async () => UP_TO_0006 }, migrationTableSchema: "public" });
-    const { error } = await migrator.migrateToLatest();
-    if (error) throw error;
+    await migrateTo(database.db, "0006-account-lifecycle");
   });
   afterAll(async () => {
     await database?.close();
