@@ -8,25 +8,15 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { DescribedAccountError } from "../../client/account-errors.js";
 import type { Ui } from "../app.js";
 import type { Field, Notice } from "./components.js";
-import { cooldown } from "./cooldown.js";
+import { showCodeFailure } from "./code-failure.js";
 
 export async function showAccountFailure(
   ui: Ui,
   described: DescribedAccountError,
   on: { restart: (message: string) => void; field?: Field; message: Notice; submit: HTMLButtonElement },
 ): Promise<void> {
-  if (described.recovery === "restart") {
-    if (described.sessionMayHaveEnded && !(await sessionIsLive(ui))) return;
-    return on.restart(described.message);
-  }
-  if (described.recovery === "retry" && on.field) {
-    on.field.setError(described.message);
-    on.field.input.select();
-    on.field.input.focus();
-    return;
-  }
-  on.message.show("error", described.message);
-  if (described.retryAfterSeconds) cooldown(on.submit, described.retryAfterSeconds);
+  if (described.recovery === "restart" && described.sessionMayHaveEnded && !(await sessionIsLive(ui))) return;
+  showCodeFailure(described, on);
 }
 
 async function sessionIsLive(ui: Ui): Promise<boolean> {
