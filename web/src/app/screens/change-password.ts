@@ -6,38 +6,25 @@
 import { changePassword } from "../../client/account.js";
 import { describeAccountError } from "../../client/account-errors.js";
 import { FlowError } from "../../client/flow-error.js";
-import { PASSWORD_MIN_LENGTH } from "../../client/password.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { showAccountFailure } from "../ui/account-failure.js";
 import { cancelToSecurity } from "../ui/account-nav.js";
-import { busy, button, field, form, notice, screenHeader } from "../ui/components.js";
+import { busy, button, form, notice, screenHeader } from "../ui/components.js";
 import { h } from "../ui/dom.js";
 import { deadlineNote } from "../ui/deadline-note.js";
+import { newPasswordFields } from "../ui/new-password.js";
 
 export function changePasswordScreen(ui: Ui, route: Extract<Route, { name: "change-password" }>): Screen {
   const { proof } = route;
   const message = notice();
-  const password = field({
-    label: "New password",
-    name: "new-password",
-    type: "password",
-    autocomplete: "new-password",
-    revealable: true,
-    hint: `At least ${PASSWORD_MIN_LENGTH} characters. A few unrelated words make a strong one.`,
-  });
-  const confirm = field({ label: "Repeat new password", name: "confirm-password", type: "password", autocomplete: "new-password" });
+  const { password, confirm, confirmed } = newPasswordFields({ password: "New password", confirm: "Repeat new password" });
   const keepOthers = h("input", { type: "checkbox", id: "keep-other-sessions", class: "checkbox" });
   const submit = button("Change password", { type: "submit", block: true });
 
   async function onSubmit(): Promise<void> {
-    password.setError(null);
-    confirm.setError(null);
     message.clear();
-    if (password.value() !== confirm.value()) {
-      confirm.setError("The passwords do not match.");
-      return confirm.input.focus();
-    }
+    if (!confirmed()) return;
     const done = busy(submit, "Changing password…");
     try {
       await changePassword(ui.accountService, proof, password.value(), { keepOtherSessions: keepOthers.checked });

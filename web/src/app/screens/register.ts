@@ -3,13 +3,13 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema } from "../../../../gen/google/rpc/error_details_pb.js";
 import { describeError } from "../../client/error-messages.js";
 import { FlowError } from "../../client/flow-error.js";
-import { PASSWORD_MIN_LENGTH } from "../../client/password.js";
 import { register } from "../../client/register.js";
 import type { Screen, Ui } from "../app.js";
 import type { Route } from "../routes.js";
 import { busy, button, field, form, notice, screenHeader, stepper } from "../ui/components.js";
 import { cooldown } from "../ui/cooldown.js";
 import { h } from "../ui/dom.js";
+import { newPasswordFields } from "../ui/new-password.js";
 
 export function registerScreen(ui: Ui, route: Extract<Route, { name: "register" }>): Screen {
   const message = notice();
@@ -21,24 +21,13 @@ export function registerScreen(ui: Ui, route: Extract<Route, { name: "register" 
     hint: "3–64 letters, digits, dots, dashes, underscores or @.",
     maxlength: 64,
   });
-  const password = field({
-    label: "Password",
-    name: "new-password",
-    type: "password",
-    autocomplete: "new-password",
-    revealable: true,
-    hint: `At least ${PASSWORD_MIN_LENGTH} characters. A few unrelated words make a strong one.`,
-  });
-  const confirm = field({ label: "Repeat password", name: "confirm-password", type: "password", autocomplete: "new-password" });
+  const { password, confirm, confirmed } = newPasswordFields({ password: "Password", confirm: "Repeat password" });
   const submit = button("Create account", { type: "submit", block: true });
 
   async function onSubmit(): Promise<void> {
-    for (const f of [username, password, confirm]) f.setError(null);
+    username.setError(null);
     message.clear();
-    if (password.value() !== confirm.value()) {
-      confirm.setError("The passwords do not match.");
-      return confirm.input.focus();
-    }
+    if (!confirmed()) return;
     const done = busy(submit, "Creating account…");
     try {
       const enrollment = await register(ui.clients, username.value(), password.value());
