@@ -52,7 +52,6 @@ function toView(row: Row): UserView {
     username: row.username,
     status: row.status,
     createdAt: row.created_at,
-    // The record is set at registration and nothing changes it yet; a password change will record its own time.
     // Registration set the first password; ChangePasswordFinish records every later one.
     passwordChangedAt: row.password_changed_at ?? row.created_at,
     activeSessions: Number(row.active_sessions ?? "0"),
