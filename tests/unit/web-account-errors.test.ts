@@ -12,7 +12,7 @@ import {
   WRONG_PASSWORD_MESSAGE,
   WRONG_STEP_UP_CODE_MESSAGE,
 } from "../../web/src/client/account-errors.js";
-import { normalizeRecoveryCodeInput } from "../../web/src/client/account.js";
+import { normalizeRecoveryCodeInput } from "../../web/src/client/recovery-code.js";
 import { FlowError } from "../../web/src/client/flow-error.js";
 import { WRONG_CREDENTIALS_MESSAGE } from "../../web/src/client/login.js";
 
@@ -53,5 +53,6 @@ describe("normalizeRecoveryCodeInput", () => {
     expect(normalizeRecoveryCodeInput(" 7kqm-x2fa-9tbe ")).toBe("7kqm-x2fa-9tbe");
     expect(normalizeRecoveryCodeInput("7KQMX2FA9TBE")).toBe("7KQMX2FA9TBE");
     expect(() => normalizeRecoveryCodeInput("7kqm-x2fa")).toThrow(FlowError);
+    expect(() => normalizeRecoveryCodeInput("!!!!-....-????")).toThrow(FlowError);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
-import { describeError, type DescribedError } from "./error-messages.js";
+import { describeError, TOKEN_REASONS, type DescribedError } from "./error-messages.js";
 import { FlowError } from "./flow-error.js";
 
 /** Which proof the failing call carried. */
@@ -20,8 +20,6 @@ export const WRONG_PASSWORD_MESSAGE = "That password is not right.";
 export const WRONG_STEP_UP_CODE_MESSAGE = "That code is not right. Try again, or use a recovery code.";
 export const WRONG_NEW_AUTHENTICATOR_CODE_MESSAGE = "That code is not right. Enter the code your new authenticator app shows now.";
 export const STEP_UP_EXPIRED_MESSAGE = "Your confirmation has expired. Enter your password and a code again.";
-
-const TOKEN_REASONS = new Set(["TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_REVOKED", "TOKEN_REUSED"]);
 
 export interface DescribedAccountError extends DescribedError {
   /**

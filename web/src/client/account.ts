@@ -13,6 +13,7 @@ import { FlowError } from "./flow-error.js";
 import { login } from "./login.js";
 import { withOpaqueFailures } from "./opaque-failure.js";
 import { passwordProblem } from "./password.js";
+import { normalizeRecoveryCodeInput } from "./recovery-code.js";
 import { normalizeTotpCode, type TotpSetup } from "./register.js";
 
 export type AccountClient = Client<typeof AccountService>;
@@ -109,13 +110,4 @@ export async function regenerateRecoveryCodes(account: AccountClient, proof: Rea
 /** Ends every session and erases the account; the username becomes free. */
 export async function deleteAccount(account: AccountClient, proof: ReauthProof): Promise<void> {
   await account.deleteAccount({ reauthToken: proof.reauthToken });
-}
-
-/** Recovery codes look like 7kqm-x2fa-9tbe; the server ignores case, spaces and dashes. */
-export function normalizeRecoveryCodeInput(value: string): string {
-  const trimmed = value.trim();
-  if (trimmed.replace(/[\s-]/g, "").length !== 12) {
-    throw new FlowError("invalid-code", "A recovery code has 12 letters and digits, like 7kqm-x2fa-9tbe.");
-  }
-  return trimmed;
 }

@@ -21,7 +21,8 @@ export const USERNAME_TAKEN_MESSAGE = "That username is taken. Choose another on
 const FALLBACK_MESSAGE = "Something went wrong. Please try again.";
 
 /** ErrorInfo reasons that mean the step's token is no longer good (as opposed to a wrong code). */
-const TOKEN_REASONS = new Set(["TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_REVOKED", "TOKEN_REUSED"]);
+/** ErrorInfo reasons that say a token (not a password or code) was refused. */
+export const TOKEN_REASONS: ReadonlySet<string> = new Set(["TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_REVOKED", "TOKEN_REUSED"]);
 
 /** What the app should do besides showing the sentence. */
 export type Recovery =

@@ -4,6 +4,7 @@
  */
 import { describeError } from "../../client/error-messages.js";
 import { FlowError } from "../../client/flow-error.js";
+import { normalizeRecoveryCodeInput } from "../../client/recovery-code.js";
 import { normalizeTotpCode } from "../../client/register.js";
 import type { SecondFactor } from "../../session/session-manager.js";
 import type { Screen, Ui } from "../app.js";
@@ -69,7 +70,7 @@ export function secondFactorScreen(ui: Ui, route: Extract<Route, { name: "second
     message.clear();
     let factor: SecondFactor;
     try {
-      factor = mode === "totp" ? { totpCode: normalizeTotpCode(current.value()) } : { recoveryCode: recoveryCodeInput(current.value()) };
+      factor = mode === "totp" ? { totpCode: normalizeTotpCode(current.value()) } : { recoveryCode: normalizeRecoveryCodeInput(current.value()) };
     } catch (err) {
       current.setError(err instanceof FlowError ? err.message : "Check the code.");
       return current.input.focus();
@@ -105,12 +106,4 @@ export function secondFactorScreen(ui: Ui, route: Extract<Route, { name: "second
     ),
   );
   return { element, title: "Two-step verification", focus: current.input };
-}
-
-function recoveryCodeInput(value: string): string {
-  const trimmed = value.trim();
-  if (trimmed.replace(/[\s-]/g, "").length !== 12) {
-    throw new FlowError("invalid-code", "A recovery code has 12 letters and digits, like 7kqm-x2fa-9tbe.");
-  }
-  return trimmed;
 }

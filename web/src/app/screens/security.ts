@@ -4,9 +4,12 @@
  */
 import type { Account } from "../../client/account.js";
 import { getAccount } from "../../client/account.js";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { describeError } from "../../client/error-messages.js";
+import { FlowError } from "../../client/flow-error.js";
 import type { Screen, Ui } from "../app.js";
 import type { AccountAction, Route } from "../routes.js";
+import { sessionIsLive } from "../ui/account-failure.js";
 import { accountNav } from "../ui/account-nav.js";
 import { button, notice, type ButtonVariant } from "../ui/components.js";
 import { h, replaceChildren } from "../ui/dom.js";
@@ -24,16 +27,23 @@ export function securityScreen(ui: Ui, route: Extract<Route, { name: "security" 
   const facts = h("dl", { class: "facts", "aria-busy": "true" }, h("dt", {}, "Recovery codes left"), h("dd", {}, "…"));
   let disposed = false;
 
-  async function load(): Promise<void> {
+  async function load(retried = false): Promise<void> {
     try {
       const account = await getAccount(ui.accountService);
-      if (disposed || !account) return;
+      if (disposed) return;
+      if (!account) throw new FlowError("protocol", "The server sent an answer this app cannot read.");
       render(account);
     } catch (err) {
       if (disposed) return;
-      // A refused Bearer: find out through the session manager whether the session is over.
-      await ui.account.listSessions({}).catch(() => {});
-      if (!disposed) message.show("error", describeError(err, "session").message);
+      // A refused Bearer: the session manager tells whether the session is over (it then signs out
+      // and the app shows the login screen) or only the token was stale (refreshed: ask once more).
+      if (ConnectError.from(err).code === Code.Unauthenticated && !retried) {
+        if (await sessionIsLive(ui)) return await load(true);
+        return;
+      }
+      facts.removeAttribute("aria-busy");
+      replaceChildren(facts, h("dt", {}, "Recovery codes left"), h("dd", {}, "—"));
+      message.show("error", describeError(err, "session").message);
     }
   }
 

@@ -65,19 +65,14 @@ export function stepUpScreen(ui: Ui, route: Extract<Route, { name: "step-up" }>)
     } catch (err) {
       done();
       const described = describeAccountError(err, "step-up");
-      if (described.field === "code") {
-        // The password was right (or not yet tried): only the code needs correcting.
-        code.setError(described.message);
-        code.input.select();
-        return code.input.focus();
-      }
-      password.input.value = "";
+      // A wrong password is typed again; after a wrong code, an outage or a wait it is kept.
+      if (described.field === "password") password.input.value = "";
       await showAccountFailure(ui, described, {
         restart: (text) => {
           message.show("error", text);
           password.input.focus();
         },
-        ...(described.field === "password" ? { field: password } : {}),
+        ...(described.field === undefined ? {} : { field: described.field === "code" ? code : password }),
         message,
         submit,
       });

@@ -19,7 +19,8 @@ export async function showAccountFailure(
   showCodeFailure(described, on);
 }
 
-async function sessionIsLive(ui: Ui): Promise<boolean> {
+/** Whether the session is still live (asked through the session manager, which refreshes a stale token and signs out a dead session). */
+export async function sessionIsLive(ui: Ui): Promise<boolean> {
   try {
     await ui.account.listSessions({});
     return true;
