@@ -20,6 +20,7 @@ import type { AdminAuthenticator } from "../admin/admin-authenticator.js";
 import { pageSize, type PageTokens } from "../admin/page-token.js";
 import { normalizeUsername } from "../auth/username.js";
 import type { Clock } from "../clock.js";
+import { hasUnsafeCharacters } from "../display-text.js";
 import { invalidArgument, notFound } from "../errors.js";
 import type { Revocations } from "../session/liveness/index.js";
 import { isUuid } from "../session/session-record.js";
@@ -126,6 +127,9 @@ export function createAdminService(deps: AdminDeps): ServiceImpl<typeof AdminSer
       const userId = userIdOf(req.userId);
       if ([...req.reason].length > MAX_LOCK_REASON_CHARS) {
         throw invalidArgument({ field: "reason", description: `must be at most ${MAX_LOCK_REASON_CHARS} characters` });
+      }
+      if (hasUnsafeCharacters(req.reason)) {
+        throw invalidArgument({ field: "reason", description: "must not contain control or bidirectional-override characters" });
       }
       const revoked = await lockAccount(
         { db, clock, revocations: deps.revocations },

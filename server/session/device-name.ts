@@ -2,14 +2,11 @@
  * Device names are shown back to the user in ListSessions (and to whoever reads the audit log), so
  * they are bounded and free of characters that could hide or disguise text.
  */
+import { hasUnsafeCharacters } from "../display-text.js";
 import { invalidArgument } from "../errors.js";
 
 export const DEVICE_NAME_MAX_CHARS = 100;
 export const DEFAULT_DEVICE_NAME = "Unknown device";
-
-// Control characters, and the bidirectional overrides/isolates that can make a name read as
-// something else (e.g. "‮moc.elgoog"), plus unassigned/private/surrogate code points.
-const FORBIDDEN = /[\p{Cc}\u202A-\u202E\u2066-\u2069\p{Co}\p{Cs}\p{Cn}]/u;
 
 /** The name to store: trimmed, NFC, DEFAULT_DEVICE_NAME when empty; InvalidArgument when unfit. */
 export function normalizeDeviceName(raw: string): string {
@@ -19,7 +16,7 @@ export function normalizeDeviceName(raw: string): string {
   if ([...name].length > DEVICE_NAME_MAX_CHARS) {
     throw invalidArgument({ field: "device_name", description: `must be at most ${DEVICE_NAME_MAX_CHARS} characters` });
   }
-  if (FORBIDDEN.test(name)) {
+  if (hasUnsafeCharacters(name)) {
     throw invalidArgument({ field: "device_name", description: "must not contain control or bidirectional-override characters" });
   }
   return name;

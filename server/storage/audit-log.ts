@@ -154,7 +154,13 @@ function checkedDetails(details: AuditDetails): AuditDetails {
   return out;
 }
 
+/**
+ * At most `maxChars` UTF-16 units, never half a surrogate pair, and no NUL: jsonb (the details) and
+ * text refuse both, and a value recorded from a client must not turn an audit write into an error.
+ */
 function truncate(value: string | null | undefined, maxChars: number): string | null {
   if (value === undefined || value === null) return null;
-  return value.length > maxChars ? value.slice(0, maxChars) : value;
+  let end = Math.min(value.length, maxChars);
+  if (end < value.length && /[\uD800-\uDBFF]/.test(value.charAt(end - 1))) end -= 1;
+  return value.slice(0, end).replaceAll("\u0000", "\uFFFD");
 }

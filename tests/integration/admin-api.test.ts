@@ -417,6 +417,8 @@ if (!TEST_DATABASE_URL) {
         [() => admin.getUser({}, adminHeaders()), "who"],
         [() => admin.lockUser({ userId: "not-a-uuid" }, adminHeaders()), "user_id"],
         [() => admin.lockUser({ userId: byId.userId, reason: "x".repeat(501) }, adminHeaders()), "reason"],
+        [() => admin.lockUser({ userId: byId.userId, reason: "stuffing\u0000from a botnet" }, adminHeaders()), "reason"],
+        [() => admin.lockUser({ userId: byId.userId, reason: "\u202Eten-tob" }, adminHeaders()), "reason"],
         [() => admin.unlockUser({ userId: "" }, adminHeaders()), "user_id"],
         [() => admin.revokeUserSessions({ userId: "x" }, adminHeaders()), "user_id"],
         [() => admin.deleteUser({ userId: "'; drop table users; --" }, adminHeaders()), "user_id"],

@@ -11,6 +11,18 @@ describe("audit log", () => {
 
   const rowsFor = (username: string) => ctx.db.selectFrom("audit_log").selectAll().where("username", "=", username).orderBy("id").execute();
 
+  it("records a long emoji detail and a NUL without failing: cut between characters, NUL replaced", async () => {
+    const reason = "a" + "😀".repeat(300);
+    await recordAudit(ctx.db, { at: ctx.clock.now(), event: "admin.user_locked", username: "audit-emoji", userAgent: `agent\u0000${"😀".repeat(300)}`, details: { reason, note: "x\u0000y" } });
+    const [row] = await rowsFor("audit-emoji");
+    const stored = (row?.details as { reason: string; note: string }).reason;
+    expect(reason.startsWith(stored)).toBe(true);
+    expect(stored.length).toBeGreaterThan(400);
+    expect(stored).not.toMatch(/[\uD800-\uDBFF]$/);
+    expect((row?.details as { note: string }).note).toBe("x\uFFFDy");
+    expect(row?.user_agent?.startsWith("agent\uFFFD😀")).toBe(true);
+  });
+
   it("records who, what, when and from where, with details as JSON", async () => {
     const userId = crypto.randomUUID();
     const sessionId = crypto.randomUUID();
