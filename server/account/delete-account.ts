@@ -10,7 +10,8 @@
  *     the deletion still hears of it. Their device names are blanked; their refresh-token rows
  *     (hashes of tokens now dead) stay, so a late RefreshSession answers TOKEN_REVOKED as after a
  *     log-out;
- *   - the username erased from the account's audit entries (they keep the user id);
+ *   - the username and the typed device names erased from the account's audit entries (they keep
+ *     the user id);
  *   - the account's row REMOVED, and with it (ON DELETE CASCADE) the OPAQUE record, the TOTP
  *     secrets (current and pending), recovery codes, device credentials, reauth tokens and any
  *     lock. The username (and its confusable skeleton) is free at once, for anyone, as a new user id;
@@ -23,7 +24,7 @@ import type { ClientContext } from "../client-context.js";
 import { validateAll } from "../auth/validation.js";
 import type { Revocations } from "../session/liveness/index.js";
 import { forgetSessionDeviceNames } from "../session/session-store.js";
-import { eraseUsernameFromAudit, recordAudit } from "../storage/audit-log.js";
+import { eraseIdentityFromAudit, recordAudit } from "../storage/audit-log.js";
 import type { Db } from "../storage/database.js";
 import { removeAccount } from "../storage/user-store.js";
 import type { AccountDeps, Caller } from "./account-deps.js";
@@ -60,7 +61,7 @@ export async function deleteAccount(
     },
     audit: async (trx, revokedIds) => {
       await forgetSessionDeviceNames(trx, userId);
-      await eraseUsernameFromAudit(trx, userId);
+      await eraseIdentityFromAudit(trx, userId);
       await removeAccount(trx, userId);
       await recordAudit(trx, {
         at,

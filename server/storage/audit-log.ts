@@ -12,6 +12,7 @@
  * Client-supplied strings (username, IP, user agent, detail values) are cut to a bounded length so
  * a hostile client cannot grow rows without limit.
  */
+import { sql } from "kysely";
 import type { Db } from "./database.js";
 
 export type AuditEvent =
@@ -95,9 +96,16 @@ export async function recordAudits(db: Db, entries: readonly AuditEntry[]): Prom
     .execute();
 }
 
-/** Erases the username from every entry of the account (a deleted account's trail keeps only its id). */
-export async function eraseUsernameFromAudit(db: Db, userId: string): Promise<void> {
-  await db.updateTable("audit_log").set({ username: null }).where("user_id", "=", userId).execute();
+/**
+ * Erases what names a deleted account's owner from its entries, the username and the device names
+ * they typed (`details.device_name`), so its trail keeps only the user id and the facts.
+ */
+export async function eraseIdentityFromAudit(db: Db, userId: string): Promise<void> {
+  await db
+    .updateTable("audit_log")
+    .set({ username: null, details: sql<string>`details - 'device_name'` })
+    .where("user_id", "=", userId)
+    .execute();
 }
 
 /** One entry as AdminService.ListAuditEvents shows it. */

@@ -403,6 +403,9 @@ describe("AccountService", () => {
       const audit = await ctx.db.selectFrom("audit_log").select(["event", "username", "session_id", "details"]).where("user_id", "=", user.id).execute();
       expect(audit.length).toBeGreaterThan(2);
       expect(audit.every((e) => e.username === null)).toBe(true);
+      // Nor the device names the owner typed (session.created recorded them).
+      expect(audit.some((e) => e.event === "session.created")).toBe(true);
+      expect(audit.every((e) => !("device_name" in (e.details as object)))).toBe(true);
       expect(audit.find((e) => e.event === "account.deleted")).toMatchObject(deletedEntry);
       expect(await ctx.db.selectFrom("audit_log").select("id").where("username", "=", user.username).execute()).toEqual([]);
 
