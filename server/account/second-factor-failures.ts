@@ -14,7 +14,3 @@ export interface SecondFactorFailures {
    */
   reserve(attempt: SecondFactorAttemptContext): Promise<SecondFactorAttempt>;
 }
-
-export const noSecondFactorFailureCap: SecondFactorFailures = {
-  reserve: async () => ({ succeeded: async () => {}, failed: async () => ({ failures: 0, lockedOut: false }), abandoned: async () => {} }),
-};

@@ -43,6 +43,18 @@ export function usernameRuleBroken(normalized: string): UsernameRuleBroken | nul
   return USERNAME_PATTERN.test(normalized) ? null : "characters";
 }
 
+/**
+ * The start of a username, folded as usernames are (for an operator's listing by prefix): "" for
+ * none; null unless it could begin a valid username (the allowed characters, at most the maximum
+ * length).
+ */
+export function tryNormalizeUsernamePrefix(raw: string): string | null {
+  if (raw === "") return "";
+  if (raw.length > RAW_MAX_CODE_UNITS) return null;
+  const folded = foldUsername(raw);
+  return [...folded].length <= USERNAME_MAX_CHARS && USERNAME_PATTERN.test(folded) ? folded : null;
+}
+
 /** The normalized username, or null when `raw` breaks the rules. */
 export function tryNormalizeUsername(raw: string): string | null {
   if (raw.length > RAW_MAX_CODE_UNITS) return null;

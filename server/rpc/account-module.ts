@@ -17,18 +17,18 @@ import { LoginTokenGate } from "../session/login-token-gate.js";
 import type { SessionLiveness } from "../session/liveness/index.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { createAccountService } from "./account-service.js";
-import { noDeviceCredentials, type RevokeDeviceCredentials } from "../account/device-credentials.js";
-import { noSecondFactorFailureCap, type SecondFactorFailures } from "../account/second-factor-failures.js";
+import type { RevokeDeviceCredentials } from "../account/device-credentials.js";
+import type { SecondFactorFailures } from "../account/second-factor-failures.js";
 
 export interface AccountModuleParts {
   tokens: TokenService;
   opaque: OpaqueExecutor;
   /** Which live session a Bearer token is; ending sessions on every instance. */
   liveness: Pick<SessionLiveness, "sessionFor" | "revoke">;
-  /** SEAM: the per-account wrong-code cap (default: none). */
-  secondFactorFailures?: SecondFactorFailures;
-  /** SEAM: revokes the account's device credentials in a transaction (default: nothing to revoke). */
-  revokeDeviceCredentials?: RevokeDeviceCredentials;
+  /** The per-account wrong-code cap, shared with CreateSession. */
+  secondFactorFailures: SecondFactorFailures;
+  /** Revokes the account's device credentials in the caller's transaction. */
+  revokeDeviceCredentials: RevokeDeviceCredentials;
 }
 
 export function createAccountModule(ctx: AppContext, parts: AccountModuleParts): { service: ServiceImpl<typeof AccountService> } {
@@ -43,8 +43,8 @@ export function createAccountModule(ctx: AppContext, parts: AccountModuleParts):
     revocations: parts.liveness,
     totpEncryptionKey: ctx.keys.totpEncryptionKey,
     recoveryPepper: recoveryCodePepper(ctx.keys.totpEncryptionKey),
-    secondFactorFailures: parts.secondFactorFailures ?? noSecondFactorFailureCap,
-    revokeDeviceCredentials: parts.revokeDeviceCredentials ?? noDeviceCredentials,
+    secondFactorFailures: parts.secondFactorFailures,
+    revokeDeviceCredentials: parts.revokeDeviceCredentials,
   };
   return { service: createAccountService(deps, parts.liveness) };
 }

@@ -18,7 +18,7 @@ import { revokeAccountSessions } from "../account/end-account-sessions.js";
 import { lockAccount, MAX_LOCK_REASON_CHARS, unlockAccount } from "../account/lock-account.js";
 import type { AdminAuthenticator } from "../admin/admin-authenticator.js";
 import { pageSize, type PageTokens } from "../admin/page-token.js";
-import { normalizeUsername } from "../auth/username.js";
+import { normalizeUsername, tryNormalizeUsernamePrefix } from "../auth/username.js";
 import type { Clock } from "../clock.js";
 import { hasUnsafeCharacters } from "../display-text.js";
 import { invalidArgument, notFound } from "../errors.js";
@@ -45,21 +45,13 @@ function userIdOf(raw: string, field = "user_id"): string {
   return id;
 }
 
-/**
- * A username prefix, normalized as usernames are (NFKC, lower case): up to 64 of the characters a
- * username may hold; empty for none.
- */
 function usernamePrefixOf(raw: string): string {
-  if (raw === "") return "";
-  const normalized = raw.length <= 1024 ? raw.normalize("NFKC").toLowerCase().normalize("NFKC") : "";
-  if (!USERNAME_PREFIX_PATTERN.test(normalized) || [...normalized].length > 64) {
+  const prefix = tryNormalizeUsernamePrefix(raw);
+  if (prefix === null) {
     throw invalidArgument({ field: "username_prefix", description: "must be the start of a username: letters, digits, '.', '_', '-' or '@'" });
   }
-  return normalized;
+  return prefix;
 }
-
-/** What the start of a username may look like (auth/username.ts's rule, without the length). */
-const USERNAME_PREFIX_PATTERN = /^(?:[\p{L}\p{Nd}]\p{M}*|[._@-])+$/u;
 
 function userMessage(user: UserView): User {
   return create(UserSchema, {

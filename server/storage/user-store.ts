@@ -307,12 +307,6 @@ export async function lockLiveAccount(trx: Db, userId: string, now: Date): Promi
   return trx.selectFrom("users").select("username").where("id", "=", userId).where(live(now)).forUpdate().executeTakeFirst();
 }
 
-/** The username of an account (undefined once it is deleted). */
-export async function findUsername(db: Db, userId: string): Promise<string | undefined> {
-  const row = await db.selectFrom("users").select("username").where("id", "=", userId).executeTakeFirst();
-  return row?.username;
-}
-
 /**
  * Records `step` as the account's last accepted TOTP step, only if it is later than the one
  * recorded (compare-and-set): of two concurrent uses of one code exactly one moves it forward.

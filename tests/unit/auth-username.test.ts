@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CypherError } from "../../server/errors.js";
-import { normalizeNewUsername, normalizeUsername, tryNormalizeUsername } from "../../server/auth/username.js";
+import { normalizeNewUsername, normalizeUsername, tryNormalizeUsername, tryNormalizeUsernamePrefix } from "../../server/auth/username.js";
 
 describe("username normalization", () => {
   it("folds compatibility forms and case, so one person cannot be two accounts", () => {
@@ -40,6 +40,18 @@ describe("username normalization", () => {
       expect(error).toBeInstanceOf(CypherError);
       expect((error as CypherError).details.violations).toEqual([{ field: "username", description: expect.stringContaining("3-64") }]);
     }
+  });
+});
+
+describe("username prefixes (an operator's listing)", () => {
+  it("fold as usernames do, may be shorter than a username, and refuse what no username could start with", () => {
+    expect(tryNormalizeUsernamePrefix("")).toBe("");
+    expect(tryNormalizeUsernamePrefix("Al")).toBe("al");
+    expect(tryNormalizeUsernamePrefix("ＡＬＩ")).toBe("ali");
+    expect(tryNormalizeUsernamePrefix("a".repeat(64))).toBe("a".repeat(64));
+    expect(tryNormalizeUsernamePrefix("a".repeat(65))).toBeNull();
+    expect(tryNormalizeUsernamePrefix("bad prefix!")).toBeNull();
+    expect(tryNormalizeUsernamePrefix("x".repeat(2000))).toBeNull();
   });
 });
 
