@@ -59,4 +59,10 @@ describe("OPAQUE primitives on node:crypto", () => {
     await expect(new NodeHkdf(SHA256).extract(empty, Uint8Array.of(1))).rejects.toThrow(/zero-length key/i);
     await expect(new NodeHkdf(SHA256).expand(empty, Uint8Array.of(1), 32)).rejects.toThrow(/zero-length key/i);
   });
+
+  it("refuses an HKDF output longer than RFC 5869 allows (255 blocks)", async () => {
+    const prk = new Uint8Array(32).fill(7);
+    await expect(new NodeHkdf(SHA256).expand(prk, new Uint8Array(0), 255 * 32)).resolves.toHaveLength(255 * 32);
+    await expect(new NodeHkdf(SHA256).expand(prk, new Uint8Array(0), 255 * 32 + 1)).rejects.toThrow(/HKDF-Expand/);
+  });
 });

@@ -60,6 +60,8 @@ export class NodeHkdf extends Hkdf {
     const algorithm = opensslName(this.hash);
     const blockLength = this.Nx;
     const blocks = Math.ceil(lenBytes / blockLength);
+    // RFC 5869: at most 255 blocks (the counter is one byte).
+    if (blocks > 255) throw new Error(`HKDF-Expand cannot make ${lenBytes} bytes`);
     const output = new Uint8Array(blocks * blockLength);
     let previous = new Uint8Array(0);
     for (let i = 0; i < blocks; i++) {
