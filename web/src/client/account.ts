@@ -80,7 +80,7 @@ export async function changePassword(
 ): Promise<void> {
   const badPassword = passwordProblem(newPassword);
   if (badPassword !== null) throw new FlowError("invalid-password", badPassword);
-  await withOpaqueFailures("register", () =>
+  await withOpaqueFailures("change-password", () =>
     changeRegisteredPassword(account, {
       reauthToken: proof.reauthToken,
       username: proof.username,
