@@ -1,7 +1,8 @@
 /**
  * An interceptor that tells an observer when a call is over for the client, exactly once: a unary
  * call when it is answered or fails, a stream when it ends, fails, or the client goes away
- * (cancelled). The public port's log line and its RPC metrics both count calls this way.
+ * (cancelled). The public port's log line and its RPC metrics both count calls this way, through
+ * one interceptor (`combineObservers`), so a call is wrapped once however many observe it.
  */
 import { Code, ConnectError, type Interceptor, type StreamRequest, type UnaryRequest } from "@connectrpc/connect";
 
@@ -47,6 +48,17 @@ export function createCallEndInterceptor(observe: CallObserver): Interceptor {
           end(failure);
         }
       })(),
+    };
+  };
+}
+
+/** One observer that starts and ends each of `observers`, in order. */
+export function combineObservers(...observers: CallObserver[]): CallObserver {
+  if (observers.length === 1) return observers[0]!;
+  return (req) => {
+    const ends = observers.map((observe) => observe(req));
+    return (error) => {
+      for (const end of ends) end(error);
     };
   };
 }

@@ -18,14 +18,15 @@ import { createContextValues, type ConnectRouter, type Interceptor } from "@conn
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
-import { createRpcMetricsInterceptor } from "../metrics/rpc-metrics-interceptor.js";
+import { rpcMetricsObserver } from "../metrics/rpc-metrics-interceptor.js";
 import type { RpcPortMetrics } from "../metrics/rpc-metrics.js";
 import { ConnectionTracker, type RequestHandler } from "./connection-tracker.js";
 import { withCors } from "./cors.js";
 import { armBodyDeadline } from "./body-deadline.js";
 import { createErrorMappingInterceptor } from "./error-mapping.js";
 import { withHostAllowlist } from "./host-allowlist.js";
-import { createLoggingInterceptor } from "./logging-interceptor.js";
+import { combineObservers, createCallEndInterceptor } from "./call-end-interceptor.js";
+import { logCallObserver } from "./logging-interceptor.js";
 import { createSniffingServer } from "./protocol-sniffer.js";
 import { withSecurityHeaders } from "./security-headers.js";
 import { peerAddressKey, trustedProxyHopsKey } from "./request-meta.js";
@@ -101,8 +102,7 @@ export async function startPublicServer(options: PublicServerOptions): Promise<R
       }
     },
     interceptors: [
-      ...(options.rpcMetrics ? [createRpcMetricsInterceptor(options.rpcMetrics)] : []),
-      createLoggingInterceptor(logger),
+      createCallEndInterceptor(combineObservers(...(options.rpcMetrics ? [rpcMetricsObserver(options.rpcMetrics)] : []), logCallObserver(logger))),
       createErrorMappingInterceptor(logger),
       ...(options.interceptors ?? []),
     ],

@@ -11,11 +11,16 @@
 import { Code, ConnectError, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "../logger.js";
-import { createCallEndInterceptor } from "./call-end-interceptor.js";
+import { type CallObserver, createCallEndInterceptor } from "./call-end-interceptor.js";
 import { requestMeta } from "./request-meta.js";
 
 export function createLoggingInterceptor(logger: Logger): Interceptor {
-  return createCallEndInterceptor((req) => {
+  return createCallEndInterceptor(logCallObserver(logger));
+}
+
+/** The log line as a call observer (the public port combines it with its metrics'). */
+export function logCallObserver(logger: Logger): CallObserver {
+  return (req) => {
     const startedMs = performance.now();
     return (err) => {
       const code = err === undefined ? "ok" : codeToString(ConnectError.from(err).code);
@@ -32,7 +37,7 @@ export function createLoggingInterceptor(logger: Logger): Interceptor {
       if (err !== undefined && ConnectError.from(err).code === Code.Internal) logger.warn("rpc", fields);
       else logger.info("rpc", fields);
     };
-  });
+  };
 }
 
 /** The RPC protocol, from the request's content type. */
