@@ -112,6 +112,19 @@ describe("native P-256 base multiplication", () => {
     );
   });
 
+  it("gives every scalar back as 32 bytes, leading zero bytes included, and a key generated from it loads again", () => {
+    const small = new Uint8Array(32);
+    small[1] = 0x42;
+    small[31] = 7;
+    expect(hex(SecretScalar.load(small)!.privateKey())).toBe(hex(small));
+    // OpenSSL drops leading zeros for about one key in 256: 2,000 generated keys meet some.
+    for (let i = 0; i < 2_000; i++) {
+      const key = SecretScalar.generate().privateKey();
+      expect(key).toHaveLength(32);
+      expect(SecretScalar.load(key)).not.toBeNull();
+    }
+  });
+
   it("generated scalars match their public keys", () => {
     for (let i = 0; i < 20; i++) {
       const fresh = SecretScalar.generate();

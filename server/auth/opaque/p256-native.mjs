@@ -143,9 +143,13 @@ export class SecretScalar {
     this.halfInvYR = undefined;
   }
 
-  /** k as 32 bytes (OpenSSL's encoding, big-endian). */
+  /** k as 32 bytes, big-endian (OpenSSL leaves out leading zero bytes: about one key in 256). */
   privateKey() {
-    return this.ecdh.getPrivateKey();
+    const bytes = this.ecdh.getPrivateKey();
+    if (bytes.length === 32) return bytes;
+    const padded = Buffer.alloc(32);
+    bytes.copy(padded, 32 - bytes.length);
+    return padded;
   }
 
   /** k·G, compressed. */
