@@ -34,8 +34,13 @@ const opaque = inProcessOpaque(IdentityMemHardFn);
 /** Registers and enrolls `username`: an active account. */
 export async function registerUser(c: Clients, username: string, password = `pw-${username}`): Promise<User> {
   const { enrollmentToken } = await register(c.auth, username, password, { opaque });
-  const step = Math.floor(Date.now() / 30_000);
-  const enrolled = await enrollTotp(c.auth, enrollmentToken, (secret) => totpCodeAt(secret, new Date()));
+  // The step of the code enrollment actually used (SetupTotp's round trip may cross a step boundary).
+  let step = 0;
+  const enrolled = await enrollTotp(c.auth, enrollmentToken, (secret) => {
+    const now = new Date();
+    step = Math.floor(now.getTime() / 30_000);
+    return totpCodeAt(secret, now);
+  });
   return { username, password, totpSecret: enrolled.secret, recoveryCodes: [...enrolled.recoveryCodes], lastStep: step };
 }
 
